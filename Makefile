@@ -1,0 +1,36 @@
+# Every target installs what it needs on first use: a pinned uv under .state/, then .venv from uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+STATE := .state
+UV := $(STATE)/tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+SYNCED := $(VENV)/.synced
+
+.PHONY: install demo test bench migrate clean
+
+$(UV):
+	$(PYTHON) -m venv $(STATE)/tools
+	$(STATE)/tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --extra dev
+	touch $@
+
+install: $(SYNCED)  ## create .venv from the lock
+
+demo: $(SYNCED)  ## land LeadConduit from the sandbox into an embedded warehouse and print a summary
+	$(PY) -m devtools.demo
+
+test: $(SYNCED)  ## run every test (real PostgreSQL at 127.0.0.1:5432, or an embedded one)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(SYNCED)  ## benchmarks: landing memory and throughput
+	$(PY) -m bench.landing_memory
+
+migrate: $(SYNCED)  ## apply include/sql migrations to the leads_warehouse connection
+	$(PY) -m lead_pipelines.common.warehouse migrate
+
+clean:  ## remove local state (embedded warehouse, Airflow homes) and the venv
+	rm -rf $(STATE) $(VENV)

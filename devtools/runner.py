@@ -1,0 +1,63 @@
+"""Run DAG windows in this process with ``dag.test``: about 0.1 s a window against ~8.5 s for the CLI."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from datetime import timedelta
+
+from lead_pipelines.common.windows import Window, logical_date_for
+
+
+@dataclass(frozen=True)
+class WindowRun:
+    """The outcome of one window run."""
+
+    window: Window
+    state: str
+    task_states: dict[str, str]
+
+
+class InProcessRunner:
+    """Run windows of the project's DAGs in this process, as Airflow itself runs them.
+
+    Needs :func:`devtools.airflow_env.configure` to have run first. ``dag.test`` sits out a failed
+    task's ``retry_delay`` before the next try, so the runner can shorten it: Airflow still retries,
+    the demo and the tests just do not wait minutes for it.
+
+    :param retry_delay: Replaces every task's retry delay (and turns off its exponential backoff).
+    """
+
+    def __init__(self, retry_delay: timedelta | None = timedelta(0)) -> None:
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.utils import db
+
+        db.initdb()
+        self.dagbag = DagBag(dag_folder=str(__import__("devtools.paths").paths.DAGS))
+        if self.dagbag.import_errors:
+            raise RuntimeError(f"DAG import errors: {self.dagbag.import_errors}")
+        if retry_delay is not None:
+            for dag in self.dagbag.dags.values():
+                for task in dag.tasks:
+                    task.retry_delay = retry_delay
+                    task.retry_exponential_backoff = 0
+
+    def run_window(self, dag_id: str, window: Window) -> WindowRun:
+        """Run ``dag_id`` for ``window`` as a manual run and return its state.
+
+        :param dag_id: A DAG of this project.
+        :param window: The data interval the run must cover.
+        """
+        dag = self.dagbag.get_dag(dag_id)
+        handler = signal.getsignal(signal.SIGTERM)
+        try:
+            dag_run = dag.test(logical_date=logical_date_for(window, "manual"))
+        finally:
+            # dag.test installs a SIGTERM handler that swallows the signal after on_kill.
+            signal.signal(signal.SIGTERM, handler)
+        covered = Window.from_context({"data_interval_start": dag_run.data_interval_start,
+                                       "data_interval_end": dag_run.data_interval_end})
+        if covered != window:
+            raise RuntimeError(f"{dag_id} ran {covered}, not {window}")
+        states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+        return WindowRun(window, str(dag_run.state), states)

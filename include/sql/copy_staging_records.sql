@@ -1,0 +1,1 @@
+COPY {stage} (seq, record_id, payload, payload_hash) FROM STDIN

@@ -1,0 +1,1 @@
+SELECT version, name, checksum FROM ops.schema_migrations ORDER BY version

@@ -1,0 +1,1 @@
+"""LeadConduit (ActiveProspect): events landed into ``raw.leadconduit_events``."""

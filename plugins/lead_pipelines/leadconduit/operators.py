@@ -1,0 +1,38 @@
+"""Operator that lands LeadConduit events for one data interval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lead_pipelines.common.operators import VendorToWarehouseOperator
+from lead_pipelines.leadconduit.hook import MAX_PAGE_SIZE, LeadConduitHook
+from lead_pipelines.leadconduit.settings import EVENTS, SOURCE
+
+if TYPE_CHECKING:
+    from lead_pipelines.common.windows import Window
+
+
+class LeadConduitEventsOperator(VendorToWarehouseOperator):
+    """Land the LeadConduit events created in the run's data interval into ``raw.leadconduit_events``.
+
+    :param event_types: Event types to land (templated); all five when None.
+    :param page_size: Events per request, at most 1000.
+    """
+
+    template_fields: Sequence[str] = (*VendorToWarehouseOperator.template_fields, "event_types")
+    source = SOURCE
+    stream = EVENTS
+
+    def __init__(self, *, event_types: Sequence[str] | None = None, page_size: int = MAX_PAGE_SIZE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.event_types = event_types
+        self.page_size = page_size
+
+    def make_hook(self) -> LeadConduitHook:
+        """Build the LeadConduit hook for ``conn_id``."""
+        return LeadConduitHook(leadconduit_conn_id=self.conn_id)
+
+    def pages(self, window: Window) -> Iterator[list[Any]]:
+        """Yield the window's events, one page at a time."""
+        return self.hook.iter_events(window, types=self.event_types, page_size=self.page_size)

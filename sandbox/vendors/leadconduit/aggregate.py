@@ -1,0 +1,184 @@
+"""Counts behind /events/stats and report preview/run."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any, Iterable
+
+import orjson
+
+from sandbox.timeutil import iso_ms
+from sandbox.vendors.leadconduit.data import TYPES, Bucket, EventStore, Revision
+from sandbox.vendors.leadconduit.query import ValidationError, lookup
+
+COUNTED = ("success", "failure", "error")
+COLUMN = re.compile(r"^(%s)(?:-(success|failure|error|submitted))?$" % "|".join(TYPES))
+INTERVALS = ("minutely", "hourly", "daily", "weekly", "monthly", "yearly")
+
+
+def check_columns(columns: Iterable[Any]) -> dict[str, list[str]]:
+    """Return index -> messages for columns that are not ``<event type>[-<outcome>]``.
+
+    :param columns: the requested column names.
+    """
+    return {
+        str(i): [f"Unknown column {c!r}"]
+        for i, c in enumerate(columns)
+        if not isinstance(c, str) or not COLUMN.match(c)
+    }
+
+
+def parse_timezone(value: str | None) -> tzinfo:
+    """Return a tz for a tz database name or an offset in seconds.
+
+    :param value: ``UTC``, ``America/Chicago``, ``-18000`` ...
+    :raises ValidationError: on an unknown zone.
+    """
+    if not value or value.upper() == "UTC":
+        return timezone.utc
+    try:
+        return timezone(timedelta(seconds=int(value)))
+    except ValueError:
+        pass
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(value)
+    except Exception:
+        raise ValidationError({"timezone": [f"{value!r} is not a valid time zone"]}) from None
+
+
+def today_bounds(tz: tzinfo) -> tuple[int, int]:
+    """Return the start and end (inclusive) of today in ``tz``, in epoch ms.
+
+    :param tz: the time zone.
+    """
+    now = datetime.now(tz)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(start.timestamp() * 1000), int((start + timedelta(days=1)).timestamp() * 1000) - 1
+
+
+def interval_bounds(ms: int, interval: str, tz: tzinfo) -> tuple[int, int]:
+    """Return the [start, end] (ms, inclusive) of the interval holding ``ms``.
+
+    :param ms: epoch ms.
+    :param interval: one of :data:`INTERVALS`.
+    :param tz: the zone whose calendar defines the interval.
+    """
+    dt = datetime.fromtimestamp(ms / 1000, tz)
+    if interval == "minutely":
+        start, step = dt.replace(second=0, microsecond=0), timedelta(minutes=1)
+    elif interval == "hourly":
+        start, step = dt.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)
+    else:
+        day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+        if interval == "daily":
+            start, step = day, timedelta(days=1)
+        elif interval == "weekly":
+            start, step = day - timedelta(days=day.weekday()), timedelta(days=7)
+        elif interval == "monthly":
+            start = day.replace(day=1)
+            nxt = (start + timedelta(days=32)).replace(day=1)
+            return int(start.timestamp() * 1000), int(nxt.timestamp() * 1000) - 1
+        else:
+            start = day.replace(month=1, day=1)
+            nxt = start.replace(year=start.year + 1)
+            return int(start.timestamp() * 1000), int(nxt.timestamp() * 1000) - 1
+    return int(start.timestamp() * 1000), int((start + step).timestamp() * 1000) - 1
+
+
+def _events(store: EventStore, lo_ms: int, hi_ms: int, types: frozenset[str],
+            needs_body: bool) -> Iterable[tuple[Bucket, int, dict[str, Any] | None]]:
+    for bucket, i in store.iter_range(lo_ms, hi_ms):
+        if bucket.types[i] in types:
+            yield bucket, i, orjson.loads(bucket.blobs[i]) if needs_body else None
+
+
+def _group_key(bucket: Bucket, i: int, event: dict[str, Any] | None,
+               group_by: list[str]) -> tuple[Any, ...]:
+    fast = {"vars.flow.id": bucket.flow_ids, "vars.source.id": bucket.source_ids,
+            "vars.recipient.id": bucket.recipient_ids, "vars.lead.id": bucket.lead_ids}
+    return tuple(fast[g][i] if g in fast else lookup(event or {}, g) for g in group_by)
+
+
+def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: list[str],
+          columns: list[str], interval: str | None, tz: tzinfo, lo_ms: int, hi_ms: int,
+          by_lead: bool) -> list[dict[str, Any]]:
+    """Count events by outcome for /events/stats.
+
+    :param store: the event store.
+    :param revision: the active revision (outcomes are counted as served).
+    :param types: event types counted.
+    :param group_by: dotted paths to group by.
+    :param columns: extra ``<type>-<outcome>`` columns to add to each row.
+    :param interval: split into calendar intervals, or None.
+    :param tz: the zone for intervals.
+    :param lo_ms: inclusive start.
+    :param hi_ms: inclusive end.
+    :param by_lead: count distinct leads instead of events.
+    """
+    needs_body = any(g not in ("vars.flow.id", "vars.source.id", "vars.recipient.id",
+                               "vars.lead.id") for g in group_by)
+    # (interval, group) -> counter name -> set of leads (by_lead) or list of event ids
+    cells: dict[tuple[Any, ...], dict[str, set[str] | list[str]]] = defaultdict(
+        lambda: defaultdict(set if by_lead else list))
+    for bucket, i, event in _events(store, lo_ms, hi_ms, frozenset(types), needs_body):
+        key = _group_key(bucket, i, event, group_by)
+        if interval:
+            key = interval_bounds(bucket.ts[i], interval, tz) + key
+        outcome = revision.outcome(bucket.ids[i], bucket.outcomes[i])
+        unit = bucket.lead_ids[i] if by_lead else bucket.ids[i]
+        names = [outcome, f"{bucket.types[i]}-{outcome}"]
+        if outcome in COUNTED:
+            names += ["total", f"{bucket.types[i]}-submitted"]
+        for name in names:
+            cell = cells[key][name]
+            cell.add(unit) if isinstance(cell, set) else cell.append(unit)
+    rows = []
+    for key in sorted(cells, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        counts = cells[key]
+        row: dict[str, Any] = {n: len(counts.get(n, ())) for n in ("total", *COUNTED)}
+        for column in columns:
+            row[column] = len(counts.get(column, ()))
+        groups = key[2:] if interval else key
+        row.update(zip(group_by, groups))
+        if interval:
+            row["start"], row["end"] = iso_ms(key[0]), iso_ms(key[1])
+        rows.append(row)
+    return rows
+
+
+def run_report(store: EventStore, revision: Revision, definition: dict[str, Any],
+               lo_ms: int, hi_ms: int) -> list[dict[str, Any]]:
+    """Run a report definition over events created in [lo_ms, hi_ms].
+
+    :param store: the event store.
+    :param revision: the active revision.
+    :param definition: ``{"columns": [...], "group_by": [...]}``.
+    :param lo_ms: inclusive start.
+    :param hi_ms: inclusive end.
+    """
+    columns: list[str] = list(definition.get("columns") or [])
+    group_by: list[str] = list(definition.get("group_by") or [])
+    types = frozenset(COLUMN.match(c).group(1) for c in columns)  # type: ignore[union-attr]
+    needs_body = any(g not in ("vars.flow.id", "vars.source.id", "vars.recipient.id",
+                               "vars.lead.id") for g in group_by)
+    counts: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for bucket, i, event in _events(store, lo_ms, hi_ms, types, needs_body):
+        etype = bucket.types[i]
+        outcome = revision.outcome(bucket.ids[i], bucket.outcomes[i])
+        cell = counts[_group_key(bucket, i, event, group_by)]
+        cell[etype] += 1
+        cell[f"{etype}-{outcome}"] += 1
+        if outcome in COUNTED:
+            cell[f"{etype}-submitted"] += 1
+    if not counts and not group_by:
+        counts[()] = defaultdict(int)
+    rows = []
+    for key in sorted(counts, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        row: dict[str, Any] = dict(zip(group_by, key))
+        row.update({c: counts[key][c] for c in columns})
+        rows.append(row)
+    return rows

@@ -1,0 +1,285 @@
+"""HTTP behaviour of the LeadConduit API: auth, content negotiation, routing, errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import itertools
+import re
+import threading
+import time
+from typing import Any, Callable
+
+import orjson
+
+from sandbox.server import SandboxConfig
+from sandbox.timeutil import iso_ms, parse_timestamp
+from sandbox.vendors.leadconduit import aggregate, query
+from sandbox.vendors.leadconduit.data import TYPES, EventStore, Revision
+from sandbox.vendors.leadconduit.query import ValidationError
+from sandbox.web import JSON_TYPE, Request, Response
+
+_VND = re.compile(r"^application/vnd\.com\.leadconduit\.[a-z-]+\+json$")
+_REPORT_PATH = re.compile(r"^/reports/([0-9a-f]{24})(/run)?$")
+
+
+def _error(status: int, error: str, message: str) -> Response:
+    return Response.json(status, {"error": error, "message": message})
+
+
+def _accepts(request: Request, extra: tuple[str, ...] = ()) -> str | None:
+    """Return the media type to answer with, or None for a 406.
+
+    :param request: the request.
+    :param extra: media types besides JSON this route can produce.
+    """
+    header = request.header("Accept")
+    if not header:
+        return "application/json"
+    for item in header.split(","):
+        media = item.split(";")[0].strip().lower()
+        if media in extra:
+            return media
+        if media in ("application/json", "*/*", "application/*") or _VND.match(media):
+            return "application/json"
+    return None
+
+
+class LeadConduitApp:
+    """The LeadConduit simulator mounted at ``/leadconduit``."""
+
+    name = "leadconduit"
+
+    def __init__(self, config: SandboxConfig, api_key: str) -> None:
+        """Create the app.
+
+        :param config: the shared settings (seed, range, volume).
+        :param api_key: the password HTTP Basic auth must carry.
+        """
+        self._api_key = api_key
+        self.store = EventStore(config.seed, config.start_ms, config.end_ms,
+                                config.events_per_hour)
+        self.revision = Revision()
+        self._reports: dict[str, dict[str, Any]] = {}
+        self._reports_lock = threading.Lock()
+        self._report_seq = itertools.count(1)
+
+    # -- framework hooks -------------------------------------------------------------------
+
+    def auth_state(self, request: Request) -> str:
+        """Return ``ok``, ``missing`` or ``bad``; any username, the key is the password.
+
+        :param request: the request.
+        """
+        header = request.header("Authorization")
+        if not header:
+            return "missing"
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic":
+            return "bad"
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return "bad"
+        # The legacy doc's example header is base64 of the bare key (no "user:"); accept both.
+        password = decoded.partition(":")[2] if ":" in decoded else decoded
+        return "ok" if password == self._api_key else "bad"
+
+    def handle(self, request: Request) -> Response:
+        """Answer one LeadConduit API request.
+
+        :param request: the request, path relative to ``/leadconduit``.
+        """
+        if self.auth_state(request) != "ok":
+            return _error(401, "Unauthorized",
+                          "The API key is missing, incorrect, or specified incorrectly")
+        route = self._route(request)
+        if route is None:
+            return _error(404, "Not Found", "The resource being requested does not exist")
+        handler, extra_types = route
+        media = _accepts(request, extra_types)
+        if media is None:
+            return _error(406, "Not Acceptable",
+                          "An unsupported MIME type has been requested in the Accept header")
+        try:
+            return handler(request, media)
+        except ValidationError as exc:
+            return Response.json(422, {"message": "Validation failed", "errors": exc.errors})
+
+    def control(self, action: str, request: Request) -> Response | None:
+        """Answer ``/_sandbox/leadconduit/truth`` and ``/_sandbox/leadconduit/revise``.
+
+        :param action: the path after ``/_sandbox/leadconduit/``.
+        :param request: the control request.
+        """
+        if action == "truth" and request.method == "GET":
+            return Response.json(200, self.truth(request.arg("start"), request.arg("end")))
+        if action == "revise" and request.method == "POST":
+            body = request.json() or {}
+            self.revision.set(int(body.get("revision", 0)), float(body.get("fraction", 0.2)))
+            return Response.json(200, {"revision": self.revision.revision,
+                                       "fraction": self.revision.fraction})
+        return None
+
+    def reset(self) -> None:
+        """Drop revisions and saved reports."""
+        self.revision.set(0, 0.0)
+        with self._reports_lock:
+            self._reports.clear()
+
+    def truth(self, start: str | None, end: str | None) -> dict[str, Any]:
+        """Return the ground truth for events created in [start, end).
+
+        :param start: ISO or epoch-ms start (inclusive); None = data start.
+        :param end: ISO or epoch-ms end (exclusive); None = data end.
+        """
+        lo = self.store.start_ms if start is None else parse_timestamp(start)
+        hi = self.store.end_ms if end is None else parse_timestamp(end)
+        ids: list[str] = []
+        by_type: dict[str, int] = {}
+        for bucket, i in self.store.iter_range(lo, hi - 1):
+            ids.append(bucket.ids[i])
+            by_type[bucket.types[i]] = by_type.get(bucket.types[i], 0) + 1
+        revised = [i for i in ids if self.revision.revised(i)]
+        return {"count": len(ids), "ids": ids, "by_type": by_type, "revised_ids": revised}
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def _route(self, request: Request) -> tuple[Callable[[Request, str], Response],
+                                                  tuple[str, ...]] | None:
+        path, method = request.path.rstrip("/") or "/", request.method
+        if path == "/events" and method == "GET":
+            return self._events, ()
+        if path == "/events/stats" and method == "GET":
+            return self._stats, ("text/csv",)
+        if path == "/reports":
+            if method == "GET":
+                return self._list_reports, ()
+            if method == "POST":
+                return self._create_report, ()
+        if path == "/reports/preview" and method == "POST":
+            return self._preview_report, ()
+        match = _REPORT_PATH.match(path)
+        if match:
+            report_id, run = match.groups()
+            if run and method in ("GET", "POST"):  # the legacy table says POST, its curl GET
+                return lambda r, m: self._run_report(r, report_id), ()
+            if not run and method in ("GET", "PUT", "DELETE"):
+                return lambda r, m: self._report(r, report_id), ()
+        return None
+
+    def _events(self, request: Request, media: str) -> Response:
+        q = query.EventQuery.parse(request)
+        parts = query.select(self.store, self.revision, q)
+        return Response.raw(200, b"[" + b",".join(parts) + b"]", JSON_TYPE,
+                            {"Vary": "Accept, Accept-Encoding"})
+
+    def _stats(self, request: Request, media: str) -> Response:
+        types = request.args("type") or ["source"]
+        bad = [t for t in types if t not in TYPES]
+        if bad:
+            raise ValidationError({"type": [f"{t!r} is not a valid event type" for t in bad]})
+        interval = request.arg("interval") or None
+        if interval is not None and interval not in aggregate.INTERVALS:
+            raise ValidationError({"interval": [f"must be one of {', '.join(aggregate.INTERVALS)}"]})
+        columns = request.args("column")
+        errors = aggregate.check_columns(columns)
+        if errors:
+            raise ValidationError({"column": errors})
+        tz = aggregate.parse_timezone(request.arg("timezone"))
+        lo, hi = self._range(request, aggregate.today_bounds(tz))
+        by_lead = (request.arg("by_lead") or "true").lower() not in ("false", "0", "no")
+        rows = aggregate.stats(self.store, self.revision, types=types,
+                               group_by=request.args("group_by"), columns=columns,
+                               interval=interval, tz=tz, lo_ms=lo, hi_ms=hi, by_lead=by_lead)
+        if media == "text/csv":
+            return Response.raw(200, _csv(rows), "text/csv; charset=utf-8")
+        return Response.json(200, rows)
+
+    def _range(self, request: Request, default: tuple[int, int]) -> tuple[int, int]:
+        lo = query.timestamp_arg(request, "start")
+        hi = query.timestamp_arg(request, "end")
+        return (default[0] if lo is None else lo), (default[1] if hi is None else hi)
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def _definition(self, request: Request) -> dict[str, Any]:
+        try:
+            body = request.json()
+        except orjson.JSONDecodeError:
+            raise ValidationError({"body": ["is not valid JSON"]}) from None
+        if not isinstance(body, dict):
+            raise ValidationError({"body": ["must be a JSON object"]})
+        errors: dict[str, Any] = {}
+        if not isinstance(body.get("name"), str) or not body["name"].strip():
+            errors["name"] = ["is required"]
+        columns = body.get("columns")
+        if not isinstance(columns, list) or not columns:
+            errors["columns"] = ["is required"]
+        elif aggregate.check_columns(columns):
+            errors["columns"] = aggregate.check_columns(columns)
+        group_by = body.get("group_by", [])
+        if not isinstance(group_by, list) or not all(isinstance(g, str) for g in group_by):
+            errors["group_by"] = ["must be an array of field names"]
+        if errors:
+            raise ValidationError(errors)
+        return {"name": body["name"], "columns": columns, "group_by": group_by or []}
+
+    def _list_reports(self, request: Request, media: str) -> Response:
+        with self._reports_lock:
+            return Response.json(200, list(self._reports.values()))
+
+    def _create_report(self, request: Request, media: str) -> Response:
+        definition = self._definition(request)
+        now = int(time.time() * 1000)
+        # Deliberately not idempotent, like the real API: same name twice = two reports.
+        report_id = f"{now // 1000:08x}{0x5E5E5E:06x}{next(self._report_seq):010x}"
+        report = {"id": report_id, **definition, "token": None,
+                  "created_at": iso_ms(now), "updated_at": iso_ms(now)}
+        with self._reports_lock:
+            self._reports[report_id] = report
+        return Response.json(201, report)
+
+    def _report(self, request: Request, report_id: str) -> Response:
+        with self._reports_lock:
+            report = self._reports.get(report_id)
+        if report is None:
+            return _error(404, "Not Found", "The resource being requested does not exist")
+        if request.method == "GET":
+            return Response.json(200, report)
+        if request.method == "DELETE":
+            with self._reports_lock:
+                self._reports.pop(report_id, None)
+            return Response.json(200, report)
+        definition = self._definition(request)
+        updated = {**report, **definition, "id": report_id,
+                   "updated_at": iso_ms(int(time.time() * 1000))}
+        with self._reports_lock:
+            self._reports[report_id] = updated
+        return Response.json(200, updated)
+
+    def _preview_report(self, request: Request, media: str) -> Response:
+        definition = self._definition(request)
+        lo, hi = self._range(request, aggregate.today_bounds(aggregate.parse_timezone(None)))
+        return Response.json(200, aggregate.run_report(self.store, self.revision, definition, lo, hi))
+
+    def _run_report(self, request: Request, report_id: str) -> Response:
+        with self._reports_lock:
+            report = self._reports.get(report_id)
+        if report is None:
+            return _error(404, "Not Found", "The resource being requested does not exist")
+        lo, hi = self._range(request, aggregate.today_bounds(aggregate.parse_timezone(None)))
+        return Response.json(200, aggregate.run_report(self.store, self.revision, report, lo, hi))
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
