@@ -1,0 +1,88 @@
+"""Shared fixtures: a scratch warehouse database, the sandbox over HTTP, and an in-process Airflow.
+
+Airflow is configured (private AIRFLOW_HOME, SQLite metadata) before any test module imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from devtools.airflow_env import configure  # noqa: E402
+
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="lead-pipelines-airflow-"))
+AIRFLOW_ENV = configure(AIRFLOW_HOME)
+
+from devtools.testing import (  # noqa: E402
+    EVENTS_PER_HOUR,
+    LEADCONDUIT_KEY,
+    SANDBOX_END,
+    SANDBOX_START,
+    Warehouse,
+    leadconduit_conn,
+)
+from devtools.warehouse import any_server, scratch_database_name  # noqa: E402
+from sandbox.process import SandboxProcess  # noqa: E402
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The PostgreSQL at 127.0.0.1:5432, or an embedded one where none answers."""
+    server = any_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def warehouse(pg_server):
+    """A migrated scratch database, wired as the ``leads_warehouse`` connection; dropped at the end."""
+    dbname = scratch_database_name()
+    pg_server.create_database(dbname)
+    wh = Warehouse(pg_server, dbname)
+    os.environ["AIRFLOW_CONN_LEADS_WAREHOUSE"] = wh.airflow_conn
+    from lead_pipelines.common.warehouse import connect, migrate
+
+    with connect() as conn:
+        migrate(conn)
+    yield wh
+    pg_server.drop_database(dbname)
+
+
+@pytest.fixture
+def clean_warehouse(warehouse):
+    """The scratch warehouse with empty raw and ops tables."""
+    warehouse.reset()
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The vendor simulators on a loopback port, wired as ``leadconduit_default``."""
+    with SandboxProcess(seed=7, start=SANDBOX_START, end=SANDBOX_END, events_per_hour=EVENTS_PER_HOUR,
+                        leadconduit_api_key=LEADCONDUIT_KEY) as proc:
+        os.environ["AIRFLOW_CONN_LEADCONDUIT_DEFAULT"] = leadconduit_conn(proc.leadconduit_url)
+        yield proc
+
+
+@pytest.fixture
+def clean_sandbox(sandbox):
+    """The sandbox with no faults, an empty request log and original data."""
+    sandbox.client.reset()
+    yield sandbox
+    sandbox.client.reset()
+
+
+@pytest.fixture(scope="session")
+def runner(warehouse, sandbox):
+    """Airflow in this process, running DAG windows with ``dag.test``."""
+    from devtools.runner import InProcessRunner
+
+    return InProcessRunner()
