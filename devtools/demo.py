@@ -118,7 +118,7 @@ def _run(sandbox, began: float) -> int:
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     print()
     for n, row in enumerate(table):
-        print("  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+        print("  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             print("  ".join("-" * w for w in widths))
     print()

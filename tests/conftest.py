@@ -5,7 +5,6 @@ Airflow is configured (private AIRFLOW_HOME, SQLite metadata) before any test mo
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile

@@ -84,17 +84,18 @@ def test_transient_fault_is_retried_with_backoff_and_the_call_returns(lc, fault)
     assert faulted["query"] == clean["query"], "the retry repeats the same query"
 
 
-def test_429_honours_retry_after_exactly(lc):
-    lc.client.add_fault("leadconduit", "429", path="/events", times=2, retry_after=7)
+@pytest.mark.parametrize(("times", "retry_after"), [(1, 1), (2, 7)], ids=["once-1s", "twice-7s"])
+def test_429_honours_retry_after_exactly(lc, times, retry_after):
+    lc.client.add_fault("leadconduit", "429", path="/events", times=times, retry_after=retry_after)
     waits: list[float] = []
     hook = LeadConduitHook(sleep=waits.append)
 
     page = fetch(hook)
 
     assert len(page) == 3
-    assert waits == [7.0, 7.0]
-    assert hook.stats == HttpStats(requests=3, retries=2, wait_seconds=14.0)
-    assert [r["status"] for r in events_log(lc)] == [429, 429, 200]
+    assert waits == [float(retry_after)] * times
+    assert hook.stats == HttpStats(requests=times + 1, retries=times, wait_seconds=float(retry_after * times))
+    assert [r["status"] for r in events_log(lc)] == [429] * times + [200]
 
 
 @pytest.mark.parametrize(

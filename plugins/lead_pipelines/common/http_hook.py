@@ -6,7 +6,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -270,7 +270,7 @@ class VendorHttpHook(HttpHook):
                 timeout=(policy.connect_timeout, policy.read_timeout),
             )
         except requests.Timeout as exc:
-            return _Failure(None, f"timed out ({type(exc).__name__}, read timeout {policy.read_timeout:.0f}s)")
+            return _Failure(None, f"timed out ({type(exc).__name__}, read timeout {policy.read_timeout:g}s)")
         except requests.ConnectionError as exc:
             reason = "connection refused" if "refused" in str(exc).lower() else "connection error"
             return _Failure(None, f"{reason}: {redact(str(exc), *self._secrets())[:300]}")

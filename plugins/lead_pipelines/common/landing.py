@@ -8,6 +8,7 @@ commits, so a failed or killed run leaves the raw table as it was.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     import psycopg
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# A JSON \u0000 escape not itself preceded by an escaped backslash (an even run of backslashes).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 @dataclass
@@ -64,10 +67,17 @@ def field_record_id(field: str) -> Callable[[Mapping[str, Any]], str]:
 def encode_record(record: Any) -> tuple[bytes, str]:
     """Return a record's canonical JSON and its hash; the hash is what unchanged re-runs compare.
 
+    PostgreSQL's jsonb cannot hold the NUL character, so a ``\\u0000`` in a string becomes U+FFFD in
+    the stored payload (the hash is of the record as sent); without this one such record would fail
+    its whole window on every run.
+
     :param record: One decoded JSON record.
     """
     payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    return payload, hashlib.md5(payload, usedforsecurity=False).hexdigest()
+    digest = hashlib.md5(payload, usedforsecurity=False).hexdigest()
+    if b"\\u0000" in payload:
+        payload = _NUL_ESCAPE.sub(rb"\1\\ufffd", payload)
+    return payload, digest
 
 
 def _copy_block(page: Sequence[Any], start_seq: int, record_id: Callable[[Any], str]) -> tuple[bytes, str | None]:
