@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -60,6 +61,8 @@ class Server:
         """Stop the embedded server if this process started it."""
         if self.embedded is not None:
             self.embedded.cleanup()
+            # Done already: its atexit hook would only log into a stream that may be closed by then.
+            atexit.unregister(self.embedded._cleanup)
 
 
 def local_server() -> Server | None:

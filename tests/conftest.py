@@ -34,8 +34,8 @@ from sandbox.process import SandboxProcess  # noqa: E402
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """The PostgreSQL at 127.0.0.1:5432, or an embedded one where none answers."""
-    server = any_server()
+    """The PostgreSQL at 127.0.0.1:5432, or an embedded one where none answers (or LEADS_TEST_EMBEDDED=1)."""
+    server = any_server(prefer_embedded=os.environ.get("LEADS_TEST_EMBEDDED") == "1")
     yield server
     server.stop()
 

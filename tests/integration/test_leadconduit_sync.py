@@ -240,3 +240,26 @@ def test_backfilled_older_window_does_not_move_the_watermark_back(runner, clean_
     truth = clean_sandbox.client.leadconduit_truth(older.start, older.end)["ids"] + \
         clean_sandbox.client.leadconduit_truth(later.start, later.end)["ids"]
     assert raw_ids(clean_warehouse) == sorted(truth)
+
+
+@pytest.mark.slow
+def test_airflow_cli_runs_the_dag_for_a_window(clean_warehouse, clean_sandbox, tmp_path):
+    # One run through the real `airflow dags test` CLI (~10 s), as a user would debug a window.
+    window = hour(1, 15)
+    home = tmp_path / "airflow"
+    home.mkdir()
+    env = {**os.environ, "AIRFLOW_HOME": str(home),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    from lead_pipelines.common.windows import logical_date_for
+
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, logical_date_for(window, "manual").isoformat()],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    truth = clean_sandbox.client.leadconduit_truth(window.start, window.end)
+    assert raw_ids(clean_warehouse) == truth["ids"]
+    (audit,) = clean_warehouse.runs()
+    assert (audit["status"], audit["window_start"], audit["window_end"]) == ("success", window.start, window.end)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
 
+from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID
+
 if TYPE_CHECKING:
     from lead_pipelines.common.operators import VendorToWarehouseOperator
     from lead_pipelines.common.settings import SourceSettings
@@ -25,12 +27,14 @@ def build_sync_dag(
     operators: Mapping[str, type[VendorToWarehouseOperator]],
     *,
     doc_md: str | None,
+    warehouse_conn_id: str = WAREHOUSE_CONN_ID,
 ) -> DAG:
     """Return the sync DAG of ``source``: migrate the warehouse, then land each stream's window.
 
     :param source: The source's settings.
     :param operators: Operator class per stream name.
     :param doc_md: Markdown for the DAG's page (pass the DAG file's ``__doc__``).
+    :param warehouse_conn_id: Postgres connection of the warehouse, for every task.
     """
     with DAG(
         dag_id=source.dag_id,
@@ -55,12 +59,16 @@ def build_sync_dag(
             """Create or update the warehouse's schemas and raw tables (idempotent, concurrency-safe)."""
             from lead_pipelines.common.warehouse import connect, migrate
 
-            with connect() as conn:
+            with connect(warehouse_conn_id) as conn:
                 return migrate(conn)
 
         ready = migrate_warehouse()
         for stream in source.streams:
             operator = operators[stream.name]
-            land = operator(task_id=f"land_{stream.name}", outlets=[raw_asset(source, stream.name)])
+            land = operator(
+                task_id=f"land_{stream.name}",
+                outlets=[raw_asset(source, stream.name)],
+                warehouse_conn_id=warehouse_conn_id,
+            )
             ready >> land
     return dag
