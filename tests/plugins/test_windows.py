@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 import pendulum
 import pytest
@@ -110,7 +111,7 @@ def test_split_windows_covers_the_range_hour_by_hour():
     windows = list(split_windows(at(1, 0), at(1, 4), timedelta(hours=1)))
 
     assert windows == [Window(at(1, h), at(1, h + 1)) for h in range(4)]
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=True))
+    assert all(a.end == b.start for a, b in pairwise(windows))
 
 
 @pytest.mark.parametrize(
