@@ -6,6 +6,7 @@ import signal
 from dataclasses import dataclass
 from datetime import timedelta
 
+from devtools.paths import DAGS
 from lead_pipelines.common.windows import Window, logical_date_for
 
 
@@ -33,7 +34,7 @@ class InProcessRunner:
         from airflow.utils import db
 
         db.initdb()
-        self.dagbag = DagBag(dag_folder=str(__import__("devtools.paths").paths.DAGS))
+        self.dagbag = DagBag(dag_folder=str(DAGS))
         if self.dagbag.import_errors:
             raise RuntimeError(f"DAG import errors: {self.dagbag.import_errors}")
         if retry_delay is not None:

@@ -319,3 +319,19 @@ def test_one_session_and_one_pooled_connection_for_many_calls(lc):
     assert hook.stats.requests == 4 and len(events_log(lc)) == 4
     hook.close()
     assert hook.session is session
+
+
+def test_a_hook_looks_its_connection_up_once(sandbox, monkeypatch):
+    # A secrets backend may be a network call: validating the key and building the session share one lookup.
+    from airflow.sdk import BaseHook
+
+    lookups = []
+    original = BaseHook.get_connection.__func__
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(lambda cls, cid: lookups.append(cid) or original(cls, cid)))
+    hook = LeadConduitHook()
+
+    hook.request_json("GET", "/events", params={"limit": 1})
+    hook.request_json("GET", "/events", params={"limit": 1})
+
+    assert lookups == ["leadconduit_default"]
+    assert hook.stats.requests == 2

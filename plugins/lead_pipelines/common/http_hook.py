@@ -146,6 +146,12 @@ class VendorHttpHook(HttpHook):
         self.validate_connection(conn)
         return conn
 
+    def get_connection(self, conn_id: str) -> Connection:
+        """Return the connection, reusing the one already checked so a task looks it up once."""
+        if conn_id == self.http_conn_id and "connection" in self.__dict__:
+            return self.__dict__["connection"]
+        return super().get_connection(conn_id)
+
     def validate_connection(self, conn: Connection) -> None:
         """Raise :class:`VendorConfigError` when the connection lacks the vendor's secret."""
         if not conn.password:
