@@ -18,11 +18,12 @@ import sys
 import time
 from datetime import datetime, timedelta
 
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY as KEY
+
 SMALL_START = datetime.fromisoformat("2024-06-01T13:00:00+00:00")
 #: Seed 7 gives this hour about 104,000 events at 100,000 an hour.
 HOUR_START = datetime.fromisoformat("2024-06-01T14:00:00+00:00")
 EVENTS_PER_HOUR = 100_000
-KEY = "sandbox-leadconduit-key"
 
 
 def _rss_mb() -> float:
@@ -37,14 +38,16 @@ def child(start: str, end: str) -> None:
     from lead_pipelines.common.sync import sync_window
     from lead_pipelines.common.windows import Window
     from lead_pipelines.leadconduit.hook import LeadConduitHook
+    from lead_pipelines.leadconduit.settings import EVENTS, SOURCE
 
     window = Window(datetime.fromisoformat(start), datetime.fromisoformat(end))
     hook = LeadConduitHook()
     baseline = _rss_mb()
     began = time.perf_counter()
     summary = sync_window(
-        vendor="leadconduit", stream="events", table="leadconduit_events", window=window,
-        pages=lambda: hook.iter_events(window), record_id=field_record_id("id"), http_stats=hook.stats,
+        vendor=SOURCE.vendor, stream=EVENTS.name, table=SOURCE.raw_table(EVENTS), window=window,
+        pages=lambda: hook.iter_events(window), record_id=field_record_id(EVENTS.record_id_field),
+        http_stats=hook.stats,
     )
     seconds = time.perf_counter() - began
     print(json.dumps({

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta, timezone
 
 from devtools.airflow_env import configure
 from devtools.paths import STATE
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY as LEADCONDUIT_KEY
 
 START = datetime(2024, 6, 1, tzinfo=timezone.utc)
 END = START + timedelta(days=1)
 EVENTS_PER_HOUR = 400
-LEADCONDUIT_KEY = "sandbox-leadconduit-key"
 DEMO_DB = "leads_demo"
 
 
@@ -77,7 +77,7 @@ def main() -> int:
 
 def _run(sandbox, began: float) -> int:
     from devtools.runner import InProcessRunner
-    from lead_pipelines.common.warehouse import connect
+    from lead_pipelines.common.warehouse import connect, statement
     from lead_pipelines.common.windows import split_windows
 
     print("airflow: initialising the metadata database and parsing dags/ ...", flush=True)
@@ -95,17 +95,7 @@ def _run(sandbox, began: float) -> int:
 
     truth = sandbox.client.leadconduit_truth(START, END)
     with connect() as conn:
-        rows = conn.execute(
-            # records: what the latest successful run of each window received; the rest sums every run.
-            "SELECT r.vendor || '.' || r.stream, count(DISTINCT (r.window_start, r.window_end)) FILTER (WHERE r.status = 'success'),"
-            " count(*), (SELECT sum(w.records) FROM ops.sync_windows w WHERE w.vendor = r.vendor AND w.stream = r.stream"
-            "   AND w.window_start >= %(start)s AND w.window_end <= %(end)s),"
-            " sum(r.inserted), sum(r.updated), sum(r.unchanged), sum(r.http_retries), sum(r.http_wait_seconds),"
-            " sum(r.duration_seconds)"
-            " FROM ops.sync_runs r WHERE r.window_start >= %(start)s AND r.window_end <= %(end)s"
-            " GROUP BY r.vendor, r.stream ORDER BY 1",
-            {"start": START, "end": END},
-        ).fetchall()
+        rows = conn.execute(statement("select_sync_summary"), {"start": START, "end": END}).fetchall()
         (landed,) = conn.execute("SELECT count(*) FROM raw.leadconduit_events").fetchone()
         last_rerun = conn.execute(
             "SELECT inserted, updated, unchanged FROM ops.sync_runs ORDER BY run_id DESC LIMIT 1"

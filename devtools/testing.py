@@ -7,11 +7,13 @@ import json
 import psycopg
 import psycopg.rows
 
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY
+
 SANDBOX_START = "2024-06-01T00:00:00Z"
 SANDBOX_END = "2024-06-03T00:00:00Z"
 #: Dense enough that an hourly window spans several pages of 1000, so faults can land mid-window.
 EVENTS_PER_HOUR = 2500
-LEADCONDUIT_KEY = "sandbox-leadconduit-key"
+LEADCONDUIT_KEY = DEFAULT_API_KEY
 RAW_TABLE = "raw.leadconduit_events"
 
 

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import IO
 
 from sandbox.client import SandboxClient, to_iso
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +24,7 @@ class SandboxProcess:
 
     def __init__(self, seed: int = 7, start: datetime | str = "2024-06-01T00:00:00Z",
                  end: datetime | str = "2024-06-02T00:00:00Z", events_per_hour: int = 40,
-                 leadconduit_api_key: str = "sandbox-leadconduit-key", host: str = "127.0.0.1",
+                 leadconduit_api_key: str = DEFAULT_API_KEY, host: str = "127.0.0.1",
                  port: int = 0, python: str = sys.executable,
                  log_path: str | os.PathLike[str] | None = None,
                  startup_timeout: float = 15.0) -> None:

@@ -13,8 +13,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sandbox.process import SandboxProcess  # noqa: E402
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY  # noqa: E402
 
-API_KEY = "sandbox-leadconduit-key"
+API_KEY = DEFAULT_API_KEY
 
 
 @pytest.fixture(scope="session")

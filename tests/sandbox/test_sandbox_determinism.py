@@ -8,8 +8,9 @@ import pytest
 import requests
 
 from sandbox.process import SandboxProcess
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY
 
-KEY = "sandbox-leadconduit-key"
+KEY = DEFAULT_API_KEY
 
 
 def _first_page(proc: SandboxProcess) -> list[dict]:
