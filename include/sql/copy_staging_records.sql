@@ -1,1 +1,1 @@
-COPY {stage} (seq, record_id, payload, payload_hash) FROM STDIN
+COPY {stage} (seq, record_id, payload, payload_hash, source_updated_at, counted) FROM STDIN

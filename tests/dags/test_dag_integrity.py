@@ -67,9 +67,10 @@ def test_land_task_returns_counts_never_records(dagbag):
     summary = SyncSummary("leadconduit", "events", "a", "b", 1, "success").as_dict()
     assert set(summary) == {
         "vendor", "stream", "window_start", "window_end", "run_id", "status", "pages", "records", "inserted",
-        "updated", "unchanged", "http_requests", "http_retries", "http_wait_seconds", "duration_seconds",
+        "updated", "unchanged", "stale", "quarantined", "counted", "vendor_count", "http_requests", "http_retries",
+        "http_wait_seconds", "lock_wait_seconds", "duration_seconds",
     }
-    assert all(isinstance(v, (int, float, str)) for v in summary.values())
+    assert all(isinstance(v, (int, float, str, type(None))) for v in summary.values())
 
 
 def test_airflow_plugin_scan_skips_the_package():

@@ -58,16 +58,22 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
     assert sent[0]["query"]["start"] == ["2024-06-01T05:00:00.000Z"]
     assert all(r["query"]["end"] == ["2024-06-01T05:59:59.999Z"] for r in sent)
     assert "after_id" not in sent[0]["query"]
-    # Each next page starts after the last id of the previous one, so the chain follows the truth.
+    # Each next page starts after the last id of the previous one, so the chain follows the truth;
+    # only an empty page ends the window.
     after_ids = [r["query"]["after_id"][0] for r in sent[1:]]
-    assert after_ids == [truth["ids"][1000 * k - 1] for k in range(1, len(sent))]
-    assert len(sent) == truth["count"] // 1000 + 1
+    pages = -(-truth["count"] // 1000)
+    assert after_ids == [truth["ids"][min(1000 * k, truth["count"]) - 1] for k in range(1, pages + 1)]
+    assert len(sent) == pages + 1
+    # The vendor's own count of the window was asked once and matched.
+    (stats,) = [r for r in clean_sandbox.client.requests("leadconduit") if r["path"] == "/events/stats"]
+    assert stats["query"]["by_lead"] == ["false"] and stats["query"]["start"] == sent[0]["query"]["start"]
 
     (audit,) = clean_warehouse.runs()
     assert audit["status"] == "success"
     assert (audit["records"], audit["inserted"], audit["updated"], audit["unchanged"]) == (truth["count"], truth["count"], 0, 0)
-    assert audit["pages"] == len(sent) - (truth["count"] % 1000 == 0)
-    assert audit["http_requests"] == len(sent) and audit["http_retries"] == 0
+    assert audit["pages"] == pages
+    assert audit["http_requests"] == len(sent) + 1 and audit["http_retries"] == 0
+    assert audit["vendor_count"] == audit["counted"] > 0 and audit["quarantined"] == 0
     assert (audit["window_start"], audit["window_end"]) == (window.start, window.end)
     assert audit["dag_id"] == DAG_ID and audit["task_id"] == "land_events"
     assert audit["duration_seconds"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
 from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID
 
@@ -46,6 +46,17 @@ def build_sync_dag(
         max_active_runs=1,
         max_consecutive_failed_dag_runs=24,
         tags=[*BASE_TAGS, source.vendor, *source.tags],
+        params={
+            "fail_on_quarantine": Param(
+                False, type="boolean",
+                description="Fail the run instead of landing around records set aside in ops.quarantine.",
+            ),
+            "on_count_mismatch": Param(
+                "fail", enum=["fail", "warn"],
+                description="When the vendor's own count for the window differs from what arrived: fail "
+                "(roll back; a retry reads the window again) or warn (land and record a warning).",
+            ),
+        },
         default_args={
             "owner": source.owner,
             "retries": source.retries,

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
 from lead_pipelines.common.errors import VendorAPIError, VendorConfigError, VendorRejectedError
+from lead_pipelines.common.records import Page, PageDecodeError, decode_page
+from lead_pipelines.common.secrets import Redactor, mask_in_airflow, scrub_personal
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -26,9 +29,8 @@ if TYPE_CHECKING:
 #: Statuses worth another try: throttling, the vendor's own trouble, and gateway failures.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:api[_-]?key|apikey|key|token|access_token|refresh_token|secret|client_secret|password)=)[^&\s'\"]+"
-)
+#: Redirects followed within one attempt, and only to the same scheme, host and port.
+MAX_REDIRECTS = 5
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 
@@ -68,23 +70,26 @@ class RetryPolicy:
         return ceiling * random.uniform(0.5, 1.0)
 
 
-@dataclass
-class _Failure:
-    status: int | None
-    detail: str
-    retry_after: float | None = None
+class _Retryable(Exception):
+    """One attempt failed for a reason that may pass; tenacity decides whether to try again."""
+
+    def __init__(self, status: int | None, detail: str, retry_after: float | None = None, *,
+                 safe_for_writes: bool = False) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+        #: The vendor cannot have acted on the call (429, connection refused): a write may be resent.
+        self.safe_for_writes = safe_for_writes
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove secrets from text: known secret values and secret-looking query parameters.
+    """Remove secrets from text in every form a server can echo them, and any credential-looking value.
 
     :param text: Any message that may reach a log, an exception or XCom.
     :param secrets: Values that must never appear, e.g. the connection password.
     """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _SECRET_QUERY.sub(r"\1***", text)
+    return Redactor(secrets).redact(text)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -180,16 +185,40 @@ class VendorHttpHook(HttpHook):
         session = self.get_conn()
         for key in self.extra_option_keys:
             session.headers.pop(key, None)
+        session.max_redirects = MAX_REDIRECTS
+        self.redactor  # noqa: B018 - register the secrets with Airflow's masker before any call
         return session
 
-    def _secrets(self) -> tuple[str | None, ...]:
+    def secrets(self) -> tuple[str | None, ...]:
+        """Return every secret of the connection; subclasses add tokens they obtain."""
         return (self.connection.password,)
+
+    @property
+    def redactor(self) -> Redactor:
+        """Return the redactor for this hook's secrets, in every form a server can echo them."""
+        secrets = tuple(s for s in self.secrets() if s)
+        if getattr(self, "_redactor_for", None) != secrets:
+            usernames = ("API", "", self.connection.login or "")
+            self._redactor = Redactor(secrets, usernames=usernames)
+            self._redactor_for = secrets
+            mask_in_airflow(*secrets, usernames=usernames)
+        return self._redactor
+
+    def redact(self, text: str) -> str:
+        """Remove this hook's secrets, and anything credential-like, from ``text``."""
+        return self.redactor.redact(text)
 
     def describe_error(self, response: requests.Response) -> str:
         """Summarise an error response in one line: the vendor's message, or a text excerpt.
 
+        The excerpt is stored in ``ops.sync_runs``: secrets, email addresses and phone numbers are
+        removed from it.
+
         :param response: A response whose status is an error.
         """
+        return scrub_personal(self.redact(self._describe(response)))
+
+    def _describe(self, response: requests.Response) -> str:
         content_type = response.headers.get("Content-Type", "")
         if "json" in content_type:
             try:
@@ -199,7 +228,7 @@ class VendorHttpHook(HttpHook):
             if isinstance(body, Mapping):
                 parts = [str(body[k]) for k in ("error", "title", "message", "detail") if body.get(k)]
                 if parts:
-                    return ": ".join(dict.fromkeys(parts))
+                    return ": ".join(dict.fromkeys(parts))[:300]
             if body is not None:
                 return orjson.dumps(body).decode()[:300]
         text = _SPACES.sub(" ", _TAGS.sub(" ", response.text)).strip()
@@ -215,12 +244,15 @@ class VendorHttpHook(HttpHook):
         json_body: Any = None,
         window: Window | None = None,
         idempotent: bool | None = None,
+        page: int | None = None,
     ) -> Any:
         """Send one call under the retry policy and return its decoded JSON body.
 
-        Retries 408/425/429/5xx, connection errors, timeouts and bodies that are not JSON, honouring
-        ``Retry-After``; fails at once on any other error status. A call that is not idempotent is
-        retried only where the vendor cannot have acted on it (429 and connection refused).
+        Retries 408/425/429/5xx, every transport failure (refused, reset, timed out, body cut off or
+        shorter than its Content-Length) and bodies that are not JSON, honouring ``Retry-After``;
+        fails at once on any other error status, on a redirect to another host and on a redirect
+        loop. A call that is not idempotent is retried only where the vendor cannot have acted on it
+        (429 and connection refused).
 
         :param method: HTTP method.
         :param endpoint: Path below the connection's base URL.
@@ -228,6 +260,63 @@ class VendorHttpHook(HttpHook):
         :param json_body: Body to send as JSON.
         :param window: The data interval served, named in errors and logs.
         :param idempotent: Defaults to True for GET, HEAD, PUT and DELETE.
+        :param page: The page of the window this call fetches, named in errors.
+        """
+        return self.request(method, endpoint, _decode_json, params=params, json_body=json_body, window=window,
+                            idempotent=idempotent, page=page)
+
+    def request_page(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        records_at: tuple[str, ...] = (),
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        window: Window | None = None,
+        page: int | None = None,
+    ) -> Page:
+        """Fetch one page of records, keeping each record's exact bytes (see :mod:`.records`).
+
+        :param method: HTTP method.
+        :param endpoint: Path below the connection's base URL.
+        :param records_at: Keys from the body's top-level object to the records array; empty when
+            the body is the array.
+        :param params: Query parameters.
+        :param json_body: Body to send as JSON (a query sent as POST).
+        :param window: The data interval served.
+        :param page: The page's number in the window, from 1.
+        """
+        result = self.request(method, endpoint, lambda body: decode_page(body, records_at), params=params,
+                              json_body=json_body, window=window, idempotent=True, page=page)
+        if page is not None:
+            result.number = page
+        return result
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        decode: Callable[[bytes], Any],
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        window: Window | None = None,
+        idempotent: bool | None = None,
+        page: int | None = None,
+    ) -> Any:
+        """Send one call under the retry policy and return ``decode(body)``.
+
+        A ``decode`` that raises :class:`ValueError` makes the attempt fail as a bad body (retried).
+
+        :param method: HTTP method.
+        :param endpoint: Path below the connection's base URL.
+        :param decode: Turns a 2xx body into the result.
+        :param params: Query parameters.
+        :param json_body: Body to send as JSON.
+        :param window: The data interval served.
+        :param idempotent: Defaults to True for GET, HEAD, PUT and DELETE.
+        :param page: The page of the window this call fetches.
         """
         method = method.upper()
         if idempotent is None:
@@ -236,64 +325,111 @@ class VendorHttpHook(HttpHook):
         session = self.session
         url = self.url_from_endpoint(endpoint)
         path = urlsplit(url).path
-        attempt = 0
-        while True:
-            attempt += 1
-            self.stats.requests += 1
-            failure = self._attempt(session, method, url, path, params, json_body, window, policy)
-            if not isinstance(failure, _Failure):
-                return failure
-            if not idempotent and not (failure.status == 429 or failure.detail.startswith("connection refused")):
-                raise VendorAPIError(
-                    self.vendor_name, method, path, window, failure.status,
-                    f"{failure.detail} (not retried: the call is not idempotent)",
-                )
-            if attempt >= policy.max_attempts:
-                raise VendorAPIError(
-                    self.vendor_name, method, path, window, failure.status,
-                    f"{failure.detail} (gave up after {attempt} attempts)",
-                )
-            if failure.retry_after is not None and failure.retry_after > policy.max_retry_after:
-                raise VendorAPIError(
-                    self.vendor_name, method, path, window, failure.status,
-                    f"{failure.detail}; the vendor asks to wait {failure.retry_after:.0f}s, longer than the "
-                    f"{policy.max_retry_after:.0f}s a task waits: Airflow's task retry takes over",
-                )
-            delay = failure.retry_after if failure.retry_after is not None else policy.backoff(attempt)
-            self.log.warning(
-                "%s %s %s%s: %s; retry %d of %d in %.1fs",
-                self.vendor_name, method, path, f" {window}" if window else "", failure.detail,
-                attempt, policy.max_attempts - 1, delay,
-            )
+        where = f" {window}" if window else ""
+        where += f" page {page}" if page else ""
+
+        def fail(status: int | None, detail: str, cls: type[VendorAPIError] = VendorAPIError) -> VendorAPIError:
+            return cls(self.vendor_name, method, path, window, status, detail, page=page)
+
+        def retryable(exc: BaseException) -> bool:
+            if not isinstance(exc, _Retryable):
+                return False
+            if not idempotent and not exc.safe_for_writes:
+                return False
+            return exc.retry_after is None or exc.retry_after <= policy.max_retry_after
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                return exc.retry_after
+            return policy.backoff(state.attempt_number)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception()
+            delay = state.next_action.sleep if state.next_action else 0.0
+            self.log.warning("%s %s %s%s: %s; retry %d of %d in %.1fs", self.vendor_name, method, path, where,
+                             exc.detail, state.attempt_number, policy.max_attempts - 1, delay)
             self.stats.retries += 1
             self.stats.wait_seconds += delay
-            self._sleep(delay)
 
-    def _attempt(self, session, method, url, path, params, json_body, window, policy) -> Any:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts),
+            wait=wait,
+            retry=tenacity.retry_if_exception(retryable),
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
         try:
-            response = session.request(
-                method, url, params=params, json=json_body,
-                timeout=(policy.connect_timeout, policy.read_timeout),
-            )
-        except requests.Timeout as exc:
-            return _Failure(None, f"timed out ({type(exc).__name__}, read timeout {policy.read_timeout:g}s)")
-        except requests.ConnectionError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else "connection error"
-            return _Failure(None, f"{reason}: {redact(str(exc), *self._secrets())[:300]}")
+            return retrying(self._attempt, session, method, url, params, json_body, policy, decode, fail)
+        except _Retryable as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            if not idempotent and not exc.safe_for_writes:
+                raise fail(exc.status, f"{exc.detail} (not retried: the call is not idempotent)") from None
+            if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+                raise fail(
+                    exc.status,
+                    f"{exc.detail}; the vendor asks to wait {exc.retry_after:.0f}s, longer than the "
+                    f"{policy.max_retry_after:.0f}s a task waits: Airflow's task retry takes over",
+                ) from None
+            raise fail(exc.status, f"{exc.detail} (gave up after {attempts} attempts)") from None
+
+    def _attempt(self, session, method, url, params, json_body, policy, decode, fail) -> Any:
+        self.stats.requests += 1
+        origin = urlsplit(url)[:2]
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._send(session, method, url, params, json_body, policy)
+            if not response.is_redirect:
+                break
+            target = urljoin(url, response.headers.get("Location", ""))
+            if urlsplit(target)[:2] != origin:
+                where = urlsplit(target)
+                raise fail(response.status_code,
+                           f"redirected to another host ({self.redact(f'{where.scheme}://{where.netloc}')}); not "
+                           "followed, so the credentials stay with the configured host: check the connection's host",
+                           VendorRejectedError) from None
+            url, params = target, None
+            self.stats.requests += 1
+        else:
+            raise fail(None, f"more than {MAX_REDIRECTS} redirects (a redirect loop); check the connection's host",
+                       VendorRejectedError) from None
         status = response.status_code
         if status < 300:
             if not response.content and method != "GET":
                 return None
             try:
-                return orjson.loads(response.content)
-            except orjson.JSONDecodeError:
-                return _Failure(
-                    status, f"the response body is not valid JSON: {redact(self.describe_error(response), *self._secrets())}"
-                )
-        detail = redact(self.describe_error(response), *self._secrets())
+                return decode(response.content)
+            except (ValueError, PageDecodeError) as exc:
+                detail = str(exc) if isinstance(exc, PageDecodeError) else "the response body is not valid JSON"
+                raise _Retryable(status, f"{self.redact(detail)} ({self.describe_error(response)})") from None
+        detail = self.describe_error(response)
         if status in RETRYABLE_STATUSES:
-            return _Failure(status, detail, self.retry_after(response))
-        raise VendorRejectedError(self.vendor_name, method, path, window, status, detail)
+            raise _Retryable(status, detail, self.retry_after(response), safe_for_writes=status == 429)
+        raise fail(status, detail, VendorRejectedError) from None
+
+    def _send(self, session, method, url, params, json_body, policy) -> requests.Response:
+        try:
+            return session.request(
+                method, url, params=params, json=json_body, allow_redirects=False,
+                timeout=(policy.connect_timeout, policy.read_timeout),
+            )
+        except requests.Timeout as exc:
+            raise _Retryable(None, f"timed out ({type(exc).__name__}, read timeout {policy.read_timeout:g}s)") from None
+        except requests.ConnectionError as exc:
+            refused = "refused" in str(exc).lower()
+            reason = "connection refused" if refused else "connection error"
+            raise _Retryable(None, f"{reason}: {self.redact(str(exc))[:300]}", safe_for_writes=refused) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # A body cut off mid-transfer or shorter than its Content-Length: the vendor did not finish.
+            raise _Retryable(None, f"the response body was cut off ({type(exc).__name__})") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            raise VendorConfigError(
+                f"{self.vendor_name} connection {self.http_conn_id!r}: the API base URL is not usable "
+                f"({type(exc).__name__}); set the host to e.g. https://api.example.com"
+            ) from None
+        except requests.RequestException as exc:
+            raise _Retryable(None, f"request failed ({type(exc).__name__}: {self.redact(str(exc))[:200]})") from None
 
     def retry_after(self, response: requests.Response) -> float | None:
         """Return how long the vendor asks to wait, from the ``Retry-After`` header.
@@ -306,3 +442,7 @@ class VendorHttpHook(HttpHook):
         """Close the pooled connections, if a session was opened."""
         if "session" in self.__dict__:
             self.session.close()
+
+
+def _decode_json(body: bytes) -> Any:
+    return orjson.loads(body)

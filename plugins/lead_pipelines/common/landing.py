@@ -1,28 +1,91 @@
 """Raw landing shared by every source: pages in, one merge out, memory flat however many pages come.
 
-Pages are streamed with COPY into a temporary staging table, then merged into ``raw.<vendor>_<stream>``
-by ``record_id`` in one statement. The caller owns the transaction: nothing is visible until it
-commits, so a failed or killed run leaves the raw table as it was.
+Each record's bytes, exactly as the vendor sent them, are streamed with COPY into a temporary staging
+table, then merged into ``raw.<vendor>_<stream>`` by ``record_id`` in one statement. A record the
+warehouse cannot hold faithfully (no usable id, not an object, content jsonb cannot represent) goes
+to ``ops.quarantine`` with its bytes and a reason instead, and the rest of the window lands. The
+caller owns the transaction: nothing is visible until it commits, so a failed or killed run leaves
+the warehouse as it was.
+
+The id rule, the same for every source: a text id is used as given; an integer id and its decimal
+text are the same id (``7`` and ``"7"``); any other value (a float such as ``1.0``, a boolean, an
+array, an object, null, a missing or empty id, an id over :data:`MAX_ID_BYTES`) is quarantined.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import orjson
+import psycopg
 
+from lead_pipelines.common.errors import LandingError, RecordError, WarehouseError
+from lead_pipelines.common.records import Page, kind_of
 from lead_pipelines.common.warehouse import statement
 
 if TYPE_CHECKING:
-    import psycopg
+    from lead_pipelines.common.windows import Window
+
+#: Longest id kept, in UTF-8 bytes: far below what the primary key's btree index can hold (~2700).
+MAX_ID_BYTES = 1024
+#: A window that needs more pages than this has a cursor that never ends; settings may raise it.
+DEFAULT_MAX_PAGES = 10_000
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# A JSON \u0000 escape not itself preceded by an escaped backslash (an even run of backslashes).
-_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a landing goes and how its errors name it.
+
+    :param vendor: Vendor key, e.g. ``leadconduit``.
+    :param display_name: The vendor's name in messages, e.g. ``LeadConduit``.
+    :param stream: Stream name, e.g. ``events``.
+    :param endpoint: The vendor endpoint the stream reads, e.g. ``/events``.
+    :param table: Raw table without schema.
+    :param window: The data interval landed.
+    """
+
+    vendor: str
+    display_name: str
+    stream: str
+    endpoint: str
+    table: str
+    window: Window
+
+    def error(self, detail: str, *, page: int | None = None, position: int | None = None,
+              cls: type[LandingError] = LandingError) -> LandingError:
+        """Return an error of class ``cls`` naming this target, the page and the record position."""
+        return cls(self.display_name, self.endpoint, self.window, detail, page=page, position=position)
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    """How to read a stream's records: id, own timestamp, update time, and what the vendor counts.
+
+    :param id_field: Top-level field holding the record's id.
+    :param time_field: Top-level field with the record's own time; when set, every record must lie
+        in the window (a vendor that ignores the window filter fails the run instead of landing
+        another window's records under this one).
+    :param time_unit: ``ms`` or ``s`` (epoch numbers) or ``iso`` (ISO 8601 text) for ``time_field``.
+    :param updated_field: Top-level field with the record's update time; when set, the merge never
+        replaces a stored version with an older one.
+    :param updated_unit: Unit of ``updated_field``, as ``time_unit``.
+    :param counted: Tells which records the vendor's own count for the window includes.
+    :param max_pages: More pages than this in one window fail the run (a runaway cursor).
+    """
+
+    id_field: str = "id"
+    time_field: str | None = None
+    time_unit: str = "ms"
+    updated_field: str | None = None
+    updated_unit: str = "iso"
+    counted: Callable[[Any], bool] | None = None
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass
@@ -30,7 +93,9 @@ class LandingResult:
     """What one landing did to its raw table.
 
     ``records`` counts what the vendor sent (a record sent twice in one window counts twice);
-    ``inserted + updated + unchanged`` counts distinct record ids.
+    ``inserted + updated + unchanged + stale`` counts distinct record ids landed; ``quarantined``
+    counts distinct records set aside in ``ops.quarantine``; ``counted`` is how many distinct
+    records the vendor's own count for the window should match (landed and quarantined).
     """
 
     pages: int = 0
@@ -38,69 +103,110 @@ class LandingResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale: int = 0
+    quarantined: int = 0
+    counted: int = 0
     last_record_id: str | None = None
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the counts as a plain dict (safe for XCom and logs)."""
         return asdict(self)
 
 
-class RecordIdError(ValueError):
-    """A record has no usable id; landing it would break the merge key."""
+def record_id_of(record: Any, id_field: str = "id") -> tuple[str | None, str | None]:
+    """Apply the id rule: return ``(id, None)``, or ``(None, why not)``.
 
-
-def field_record_id(field: str) -> Callable[[Mapping[str, Any]], str]:
-    """Return a function that reads a record's id from a top-level field.
-
-    :param field: Name of the field, e.g. ``id`` or ``use_id``.
+    :param record: One decoded record.
+    :param id_field: The field holding the id.
     """
+    if not isinstance(record, dict):
+        return None, f"the record is {kind_of(record)}, not a JSON object"
+    value = record.get(id_field)
+    if isinstance(value, str):
+        if not value:
+            return None, f"its {id_field!r} is empty"
+        if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+            return None, f"its {id_field!r} is longer than {MAX_ID_BYTES} bytes"
+        return value, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value), None
+    if value is None:
+        return None, f"it has no {id_field!r}" if id_field not in record else f"its {id_field!r} is null"
+    return None, f"its {id_field!r} is {kind_of(value)} (ids must be text or integers)"
 
-    def record_id(record: Mapping[str, Any]) -> str:
-        value = record.get(field) if isinstance(record, Mapping) else None
-        if value is None or value == "":
-            raise RecordIdError(f"a record has no {field!r} field: keys {sorted(record)[:10] if isinstance(record, Mapping) else type(record).__name__}")
-        return str(value)
 
-    return record_id
+def to_epoch_ms(value: Any, unit: str) -> int | None:
+    """Return a record time as epoch milliseconds, or None when it cannot be read.
 
-
-def encode_record(record: Any) -> tuple[bytes, str]:
-    """Return a record's canonical JSON and its hash; the hash is what unchanged re-runs compare.
-
-    PostgreSQL's jsonb cannot hold the NUL character, so a ``\\u0000`` in a string becomes U+FFFD in
-    the stored payload (the hash is of the record as sent); without this one such record would fail
-    its whole window on every run.
-
-    :param record: One decoded JSON record.
+    :param value: The field's value.
+    :param unit: ``ms``, ``s`` or ``iso``.
     """
-    payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.md5(payload, usedforsecurity=False).hexdigest()
-    if b"\\u0000" in payload:
-        payload = _NUL_ESCAPE.sub(rb"\1\\ufffd", payload)
-    return payload, digest
+    if unit == "iso":
+        if not isinstance(value, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return int(moment.timestamp() * 1000)
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    return int(value * 1000) if unit == "s" else int(value)
 
 
-def _copy_block(page: Sequence[Any], start_seq: int, record_id: Callable[[Any], str]) -> tuple[bytes, str | None]:
-    lines = []
-    rid = None
-    for offset, record in enumerate(page):
-        rid = record_id(record)
-        payload, digest = encode_record(record)
-        # orjson escapes control characters inside strings, so only backslashes need COPY escaping.
-        lines.append(
-            b"%d\t%s\t%s\t%s\n"
-            % (start_seq + offset, rid.translate(_COPY_ESCAPES).encode(), payload.replace(b"\\", b"\\\\"), digest.encode())
-        )
-    return b"".join(lines), rid
+def _storable(text: str | None) -> str | None:
+    """Return ``text`` if a PostgreSQL text column can hold it (no NUL, valid UTF-8), else None."""
+    if text is None or "\x00" in text:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
+def _updated_text(record: dict[str, Any], rules: RecordRules) -> bytes:
+    if rules.updated_field is None:
+        return b"\\N"
+    ms = to_epoch_ms(record.get(rules.updated_field), rules.updated_unit)
+    if ms is None:
+        return b"\\N"
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().encode()
+
+
+def _copy_payload(raw: bytes) -> bytes:
+    # COPY's text format: backslash, tab, newline and carriage return must be escaped. orjson's
+    # compact output has no raw control characters, so only pretty-printed bodies pay for the rest.
+    raw = raw.replace(b"\\", b"\\\\")
+    if b"\n" in raw or b"\t" in raw or b"\r" in raw:
+        raw = raw.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+    return raw
+
+
+@dataclass
+class _Quarantined:
+    page: int
+    position: int
+    record_id: str | None
+    reason: str
+    raw: bytes
+    counted: bool
+
+
+def _as_page(page: Page | Sequence[Any]) -> Page:
+    return page if isinstance(page, Page) else Page.from_records(page)
 
 
 def land_pages(
     conn: psycopg.Connection,
-    table: str,
-    pages: Iterable[Sequence[Any]],
+    target: Target,
+    pages: Iterable[Page | Sequence[Any]],
     *,
     run_id: int,
-    record_id: Callable[[Any], str],
+    rules: RecordRules = RecordRules(),
     on_page: Callable[[int, int], None] | None = None,
 ) -> LandingResult:
     """Stream pages into a staging table, then merge them into ``raw.<table>`` in one statement.
@@ -108,32 +214,118 @@ def land_pages(
     Runs inside the caller's transaction and does not commit.
 
     :param conn: Warehouse connection with an open transaction.
-    :param table: Raw table name without schema, e.g. ``leadconduit_events``.
-    :param pages: Lists of decoded records, one page at a time.
+    :param target: The vendor, stream, endpoint, raw table and window.
+    :param pages: :class:`~lead_pipelines.common.records.Page` objects (or lists of decoded records).
     :param run_id: The ``ops.sync_runs`` row landing these records.
-    :param record_id: Returns a record's id (see :func:`field_record_id`).
+    :param rules: The stream's id, time and count rules.
     :param on_page: Called with ``(page_number, records_in_page)`` after each page is staged.
+    :raises LandingError: Naming the vendor, endpoint, window, page and record position.
     """
-    stage = f"stage_{table}"
+    stage = f"stage_{target.table}"
     result = LandingResult()
-    with conn.cursor() as cur:
-        cur.execute(statement("create_staging_table", stage=stage))
-        with cur.copy(statement("copy_staging_records", stage=stage)) as copy:
-            for page in pages:
-                if not page:
-                    continue
-                block, last = _copy_block(page, result.records, record_id)
-                copy.write(block)
-                result.pages += 1
-                result.records += len(page)
-                result.last_record_id = last
-                if on_page is not None:
-                    on_page(result.pages, len(page))
-        distinct, inserted, updated = cur.execute(
-            statement("merge_raw_records", stage=stage, table=f"raw.{table}"), {"run_id": run_id}
-        ).fetchone()
-        # Dropped now rather than at commit, so one transaction can land the same stream twice.
-        cur.execute(statement("drop_staging_table", stage=stage))
-    result.inserted, result.updated = inserted, updated
-    result.unchanged = distinct - inserted - updated
+    quarantined: list[_Quarantined] = []
+    window_lo = int(target.window.start.timestamp() * 1000)
+    window_hi = int(target.window.end.timestamp() * 1000)
+    page_no = 0
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement("create_staging_table", stage=stage))
+            with cur.copy(statement("copy_staging_records", stage=stage)) as copy:
+                for incoming in pages:
+                    page = _as_page(incoming)
+                    if not len(page):
+                        continue
+                    page_no += 1
+                    if page_no > rules.max_pages:
+                        raise target.error(
+                            f"more than {rules.max_pages} pages in one window: the vendor's cursor keeps moving; "
+                            "nothing was landed (raise the stream's max_pages if the window really is this large)",
+                            page=page_no,
+                        )
+                    copy.write(_stage_page(page, page_no, result, rules, target, quarantined, window_lo, window_hi))
+                    result.pages = page_no
+                    result.records += len(page)
+                    if on_page is not None:
+                        on_page(page_no, len(page))
+            row = cur.execute(
+                statement("merge_raw_records", stage=stage, table=f"raw.{target.table}"), {"run_id": run_id}
+            ).fetchone()
+            distinct, inserted, updated, stale, counted = row
+            result.counted = counted
+            if quarantined:
+                _quarantine(cur, target, run_id, quarantined, result)
+            # Dropped now rather than at commit, so one transaction can land the same stream twice.
+            cur.execute(statement("drop_staging_table", stage=stage))
+    except LandingError:
+        raise
+    except psycopg.Error as exc:
+        raise _warehouse_error(target, exc, page_no) from None
+    result.inserted, result.updated, result.stale = inserted, updated, stale
+    result.unchanged = distinct - inserted - updated - stale
     return result
+
+
+def _stage_page(page: Page, page_no: int, result: LandingResult, rules: RecordRules, target: Target,
+                quarantined: list[_Quarantined], window_lo: int, window_hi: int) -> bytes:
+    lines = []
+    seq = result.records
+    counted_rule = rules.counted
+    for index, (record, raw) in enumerate(zip(page.records, page.raw, strict=True)):
+        rid, problem = record_id_of(record, rules.id_field)
+        problem = page.problem(index) or problem
+        counted = counted_rule is not None and isinstance(record, dict) and bool(counted_rule(record))
+        if problem is not None:
+            quarantined.append(_Quarantined(page_no, index + 1, _storable(rid), problem, raw, counted))
+            continue
+        if rules.time_field is not None:
+            moment = to_epoch_ms(record.get(rules.time_field), rules.time_unit)
+            if moment is not None and not window_lo <= moment < window_hi:
+                side = "before the window starts" if moment < window_lo else "at or after the window ends"
+                raise target.error(
+                    f"a record's {rules.time_field!r} is {side}: the vendor did not apply the window filter, "
+                    "so nothing of this window was landed",
+                    page=page_no, position=index + 1, cls=RecordError,
+                )
+        lines.append(
+            b"%d\t%s\t%s\t%s\t%s\t%s\n" % (
+                seq + index, rid.translate(_COPY_ESCAPES).encode("utf-8", "surrogatepass"), _copy_payload(raw),
+                hashlib.md5(raw, usedforsecurity=False).hexdigest().encode(),
+                _updated_text(record, rules), b"t" if counted else b"f",
+            )
+        )
+        result.last_record_id = rid
+    return b"".join(lines)
+
+
+def _quarantine(cur: psycopg.Cursor, target: Target, run_id: int, items: list[_Quarantined],
+                result: LandingResult) -> None:
+    seen: dict[str, _Quarantined] = {}
+    for item in items:
+        seen[hashlib.sha256(item.raw).hexdigest()] = item  # the same bad record twice is one record
+    params = [
+        {
+            "vendor": target.vendor, "stream": target.stream, "window_start": target.window.start,
+            "window_end": target.window.end, "run_id": run_id, "page": item.page, "position": item.position,
+            "record_id": item.record_id, "reason": item.reason, "raw": item.raw, "raw_sha256": digest,
+        }
+        for digest, item in seen.items()
+    ]
+    cur.executemany(statement("upsert_quarantined_record"), params)
+    result.quarantined = len(seen)
+    result.counted += sum(item.counted for item in seen.values())
+    for item in seen.values():
+        result.quarantine_reasons[item.reason] = result.quarantine_reasons.get(item.reason, 0) + 1
+
+
+def _warehouse_error(target: Target, exc: psycopg.Error, page_no: int) -> LandingError:
+    """Describe a PostgreSQL failure by its class and primary message: its detail may quote a record."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, psycopg.OperationalError) and not sqlstate:
+        detail = "the warehouse connection was lost"
+    else:
+        detail = f"the warehouse refused the landing ({type(exc).__name__}{f' {sqlstate}' if sqlstate else ''}"
+        detail += f": {primary})" if primary else ")"
+    where = f" after staging {page_no} page(s)" if page_no else ""
+    return target.error(f"{detail}{where}; nothing of this window was landed", cls=WarehouseError)

@@ -1,15 +1,17 @@
-"""The operator every source's landing task builds on: read the window, page, land, report counts."""
+"""The operator every source's landing task builds on: read the window, page, land, check, report counts."""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from lead_pipelines.common.landing import field_record_id
-from lead_pipelines.common.sync import RunInfo, sync_window
+from lead_pipelines.common.errors import LeadPipelinesError
+from lead_pipelines.common.landing import RecordRules, Target
+from lead_pipelines.common.sync import Checks, RunInfo, sync_window
 from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID
 from lead_pipelines.common.windows import Window
 
@@ -17,14 +19,21 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from lead_pipelines.common.http_hook import VendorHttpHook
+    from lead_pipelines.common.records import Page
     from lead_pipelines.common.settings import SourceSettings, StreamSettings
+
+#: DAG params every sync DAG offers (the trigger form shows them): the run's checks.
+PARAM_FAIL_ON_QUARANTINE = "fail_on_quarantine"
+PARAM_ON_COUNT_MISMATCH = "on_count_mismatch"
 
 
 class VendorToWarehouseOperator(BaseOperator):
     """Land one stream of one vendor for the run's data interval into ``raw.<vendor>_<stream>``.
 
-    Subclasses set ``source`` and ``stream`` and implement :meth:`make_hook` and :meth:`pages`.
-    Returns counts (never records) to XCom.
+    Subclasses set ``source`` and ``stream`` and implement :meth:`make_hook` and :meth:`pages`;
+    where the vendor publishes a count for the window they implement :meth:`vendor_count` and
+    :meth:`counted`. Returns counts (never records) to XCom. Every failure is raised inside the one
+    error contract (:class:`~lead_pipelines.common.errors.LandingError`), free of secrets.
 
     :param conn_id: The vendor's Airflow connection (templated); defaults to the source's.
     :param warehouse_conn_id: The warehouse's postgres connection (templated).
@@ -50,35 +59,89 @@ class VendorToWarehouseOperator(BaseOperator):
         """Build the vendor hook for ``conn_id``."""
         raise NotImplementedError
 
-    def pages(self, window: Window) -> Iterator[list[Any]]:
+    def pages(self, window: Window) -> Iterator[Page | list[Any]]:
         """Yield the stream's records for ``window``, one page at a time."""
         raise NotImplementedError
+
+    def vendor_count(self, window: Window) -> int | None:
+        """Return the vendor's own count of the window's records, or None where it publishes none."""
+        return None
+
+    def counted(self, record: dict[str, Any]) -> bool:
+        """Tell whether the vendor's count includes ``record`` (all records unless overridden)."""
+        return True
+
+    def record_rules(self) -> RecordRules:
+        """Return the stream's id, time and count rules, from its settings."""
+        stream = self.stream
+        has_count = type(self).vendor_count is not VendorToWarehouseOperator.vendor_count
+        return RecordRules(
+            id_field=stream.record_id_field,
+            time_field=stream.time_field,
+            time_unit=stream.time_unit,
+            updated_field=stream.updated_field,
+            updated_unit=stream.updated_unit,
+            counted=self.counted if has_count else None,
+            max_pages=stream.max_pages,
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Land the run's window and return its counts."""
         window = Window.from_context(context)
         table = self.source.raw_table(self.stream)
+        target = Target(self.source.vendor, self.source.display_name, self.stream.name,
+                        self.stream.endpoint or f"/{self.stream.name}", table, window)
+        params = context.get("params") or {}
+        rules = self.record_rules()
+        checks = Checks(
+            vendor_count=(lambda: self.vendor_count(window)) if rules.counted is not None else None,
+            on_count_mismatch=str(params.get(PARAM_ON_COUNT_MISMATCH) or "fail"),
+            fail_on_quarantine=bool(params.get(PARAM_FAIL_ON_QUARANTINE, False)),
+            lock_wait_seconds=self.source.lock_wait_seconds,
+        )
         self.log.info("Landing %s %s for window %s into raw.%s", self.source.display_name, self.stream.name, window, table)
         try:
             summary = sync_window(
-                vendor=self.source.vendor,
-                stream=self.stream.name,
-                table=table,
-                window=window,
+                target=target,
                 pages=lambda: self.pages(window),
-                record_id=field_record_id(self.stream.record_id_field),
                 http_stats=self.hook.stats,
+                rules=rules,
+                checks=checks,
                 run_info=RunInfo.from_context(context),
                 warehouse_conn_id=self.warehouse_conn_id,
+                redact=self._redact,
             )
+        except LeadPipelinesError as exc:
+            # Messages are built redacted; drop the chain so no library exception (with a URL or
+            # a response body) is printed under it in the task log.
+            exc.__cause__ = None
+            exc.__suppress_context__ = True
+            raise
+        except Exception as exc:
+            self.log.error("Unexpected failure, traceback follows (secrets removed):\n%s",
+                           self._redact("".join(traceback.format_exception(exc))))
+            raise target.error(self._redact(f"{type(exc).__name__}: {exc}")) from None
         finally:
             self.hook.close()
         counts = summary.as_dict()
+        quarantined = f", {counts['quarantined']} quarantined" if counts["quarantined"] else ""
+        stale = f", {counts['stale']} stale (older than stored)" if counts["stale"] else ""
+        vendor = f"; vendor count {counts['vendor_count']} matches" if counts["vendor_count"] is not None else ""
         self.log.info(
-            "%s %s %s: %d pages, %d records: %d inserted, %d updated, %d unchanged; "
+            "%s %s %s: %d pages, %d records: %d inserted, %d updated, %d unchanged%s%s%s; "
             "%d HTTP requests, %d retries, %.1fs waited; %.2fs (ops.sync_runs run_id %d)",
             self.source.display_name, self.stream.name, window, counts["pages"], counts["records"],
-            counts["inserted"], counts["updated"], counts["unchanged"], counts["http_requests"],
+            counts["inserted"], counts["updated"], counts["unchanged"], stale, quarantined,
+            vendor if not summary.warning else f"; {summary.warning}", counts["http_requests"],
             counts["http_retries"], counts["http_wait_seconds"], counts["duration_seconds"], counts["run_id"],
         )
         return counts
+
+    def _redact(self, text: str) -> str:
+        try:
+            return self.hook.redact(text)
+        except Exception:  # the connection itself may be what failed: redact without its secrets
+            from lead_pipelines.common.secrets import Redactor
+
+            return Redactor(()).redact(text)
+

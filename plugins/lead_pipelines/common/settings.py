@@ -15,10 +15,22 @@ class StreamSettings:
 
     :param name: Stream name; the raw table is ``raw.<vendor>_<name>``.
     :param record_id_field: Top-level field that identifies a record across runs.
+    :param endpoint: The vendor endpoint read, named in errors (e.g. ``/events``).
+    :param time_field: Top-level field with the record's own time; every record must lie in its window.
+    :param time_unit: ``ms``, ``s`` (epoch numbers) or ``iso`` (text) for ``time_field``.
+    :param updated_field: Top-level field with the record's update time: never replace newer by older.
+    :param updated_unit: Unit of ``updated_field``.
+    :param max_pages: Pages one window may take before the run fails as a runaway cursor.
     """
 
     name: str
     record_id_field: str = "id"
+    endpoint: str = ""
+    time_field: str | None = None
+    time_unit: str = "ms"
+    updated_field: str | None = None
+    updated_unit: str = "iso"
+    max_pages: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class SourceSettings:
     :param interval: Length of one window (matches ``cron``).
     :param start_date: First window a catch-up or backfill may ask for.
     :param streams: The streams this DAG lands.
+    :param lock_wait_seconds: How long a run waits for another run of the same window.
     """
 
     vendor: str
@@ -47,6 +60,7 @@ class SourceSettings:
     retries: int = 3
     retry_delay: timedelta = timedelta(minutes=5)
     tags: tuple[str, ...] = field(default=())
+    lock_wait_seconds: float = 600.0
 
     def raw_table(self, stream: StreamSettings) -> str:
         """Return the raw table's name (without schema) for ``stream``."""

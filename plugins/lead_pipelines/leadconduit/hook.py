@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from requests.auth import AuthBase, _basic_auth_str
 
 from lead_pipelines.common.errors import VendorAPIError
 from lead_pipelines.common.http_hook import VendorHttpHook
+from lead_pipelines.common.records import Page
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from lead_pipelines.common.windows import Window
 
 EVENT_TYPES = ("source", "recipient", "filter", "feedback-received", "feedback-sent")
+#: Outcomes ``/events/stats`` counts in ``total``; ``stop`` and ``continue`` steps are not counted.
+STATS_OUTCOMES = frozenset({"success", "failure", "error"})
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 #: The documented maximum; the current docs default to 100 and the legacy ones to 1000, so always send it.
 MAX_PAGE_SIZE = 1000
 
@@ -84,12 +89,14 @@ class LeadConduitHook(VendorHttpHook):
         *,
         types: Sequence[str] | None = None,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Page]:
         """Yield the events created in ``window``, oldest first, one page at a time.
 
         ``/events`` sorts descending unless told otherwise and its ``start``/``end`` are inclusive,
         so this asks for ``sort=asc`` between the window's start and one millisecond before its end,
-        then follows ``after_id`` until a page comes back short.
+        then follows ``after_id`` until a page comes back empty. A short page does not end the
+        window: the vendor may cap the page size below what was asked (the current and legacy
+        docs disagree on the default and the cap).
 
         :param window: The half-open data interval ``[start, end)``.
         :param types: Event types to ask for; all types when None.
@@ -97,36 +104,50 @@ class LeadConduitHook(VendorHttpHook):
         """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        base = [*self._window_params(window, types), ("sort", "asc"), ("limit", page_size)]
+        after_id: str | None = None
+        number = 0
+        while True:
+            number += 1
+            params = base + ([("after_id", after_id)] if after_id else [])
+            page = self.request_page("GET", "/events", params=params, window=window, page=number)
+            if not len(page):
+                return
+            last = _last_event_id(page.records)
+            if last is None or (after_id is not None and last <= after_id):
+                raise VendorAPIError(
+                    self.vendor_name, "GET", "/events", window, 200,
+                    f"paging did not move forward after id {after_id} (no later event id on the page); refusing to loop",
+                    page=number,
+                )
+            yield page
+            after_id = last
+
+    def count_events(self, window: Window, *, types: Sequence[str] | None = None) -> int:
+        """Return LeadConduit's own count of the window's events, from ``/events/stats``.
+
+        The stats count events (``by_lead=false``) whose outcome is success, failure or error: compare
+        it with the landed events :func:`counted_by_stats` selects.
+
+        :param window: The half-open data interval.
+        :param types: Event types counted; all types when None.
+        """
+        params = [*self._window_params(window, types or EVENT_TYPES), ("by_lead", "false")]
+        rows = self.request_json("GET", "/events/stats", params=params, window=window)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("total"), int) for r in rows):
+            raise VendorAPIError(self.vendor_name, "GET", "/events/stats", window, 200,
+                                 "expected a JSON array of rows with a numeric 'total'")
+        return sum(r["total"] for r in rows)
+
+    def _window_params(self, window: Window, types: Sequence[str] | None) -> list[tuple[str, Any]]:
         unknown = set(types or ()) - set(EVENT_TYPES)
         if unknown:
             raise ValueError(f"unknown LeadConduit event types {sorted(unknown)}; expected some of {EVENT_TYPES}")
-        base = [
-            ("sort", "asc"),
-            ("limit", page_size),
+        return [
             ("start", timestamp(window.start)),
             ("end", timestamp(window.end - timedelta(milliseconds=1))),
             *(("type", t) for t in types or ()),
         ]
-        after_id: str | None = None
-        while True:
-            params = base + ([("after_id", after_id)] if after_id else [])
-            page = self.request_json("GET", "/events", params=params, window=window)
-            if not isinstance(page, list):
-                raise VendorAPIError(
-                    self.vendor_name, "GET", "/events", window, 200,
-                    f"expected a JSON array of events, got {type(page).__name__}",
-                )
-            if page:
-                last = page[-1].get("id") if isinstance(page[-1], dict) else None
-                if not last or (after_id is not None and last <= after_id):
-                    raise VendorAPIError(
-                        self.vendor_name, "GET", "/events", window, 200,
-                        f"paging did not move forward after id {after_id} (last id {last!r}); refusing to loop",
-                    )
-                yield page
-                after_id = last
-            if len(page) < page_size:
-                return
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for one event to check the base URL and the API key."""
@@ -135,3 +156,17 @@ class LeadConduitHook(VendorHttpHook):
         except Exception as exc:  # the UI shows the message; it is already free of secrets
             return False, str(exc)
         return True, "Connection to LeadConduit works."
+
+
+def counted_by_stats(event: dict[str, Any]) -> bool:
+    """Tell whether ``/events/stats`` counts an event in its ``total`` (its outcome decides)."""
+    return event.get("outcome") in STATS_OUTCOMES and event.get("type") in EVENT_TYPES
+
+
+def _last_event_id(records: list[Any]) -> str | None:
+    """Return the page's last event id usable as ``after_id`` (a record without one is skipped)."""
+    for record in reversed(records):
+        value = record.get("id") if isinstance(record, dict) else None
+        if isinstance(value, str) and _OBJECT_ID.match(value):
+            return value
+    return None

@@ -6,10 +6,11 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lead_pipelines.common.operators import VendorToWarehouseOperator
-from lead_pipelines.leadconduit.hook import MAX_PAGE_SIZE, LeadConduitHook
+from lead_pipelines.leadconduit.hook import MAX_PAGE_SIZE, LeadConduitHook, counted_by_stats
 from lead_pipelines.leadconduit.settings import EVENTS, SOURCE
 
 if TYPE_CHECKING:
+    from lead_pipelines.common.records import Page
     from lead_pipelines.common.windows import Window
 
 
@@ -33,6 +34,14 @@ class LeadConduitEventsOperator(VendorToWarehouseOperator):
         """Build the LeadConduit hook for ``conn_id``."""
         return LeadConduitHook(leadconduit_conn_id=self.conn_id)
 
-    def pages(self, window: Window) -> Iterator[list[Any]]:
+    def pages(self, window: Window) -> Iterator[Page]:
         """Yield the window's events, one page at a time."""
         return self.hook.iter_events(window, types=self.event_types, page_size=self.page_size)
+
+    def vendor_count(self, window: Window) -> int:
+        """Return ``/events/stats``'s count of the window's events with a counted outcome."""
+        return self.hook.count_events(window, types=self.event_types)
+
+    def counted(self, record: dict[str, Any]) -> bool:
+        """Tell whether ``/events/stats`` counts the event (success, failure or error outcome)."""
+        return counted_by_stats(record)

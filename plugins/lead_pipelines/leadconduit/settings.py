@@ -6,7 +6,9 @@ from datetime import timedelta
 
 from lead_pipelines.common.settings import SourceSettings, StreamSettings, utc
 
-EVENTS = StreamSettings(name="events", record_id_field="id")
+#: An event's creation time is its ``end_timestamp`` (epoch ms): every landed event must lie in its window.
+EVENTS = StreamSettings(name="events", record_id_field="id", endpoint="/events", time_field="end_timestamp",
+                        time_unit="ms")
 
 SOURCE = SourceSettings(
     vendor="leadconduit",
