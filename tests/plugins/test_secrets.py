@@ -145,8 +145,8 @@ def test_short_secrets_give_no_forms_and_short_fragments_are_dropped():
     assert secret_forms("") == frozenset()
     assert secret_forms("abc") == frozenset()
     forms = secret_forms("abcd")
-    assert forms and all(len(f) >= 6 for f in forms)
-    assert "abcd" not in forms
+    assert "abcd" in forms, "the secret itself is always redacted"
+    assert all(len(f) >= 6 for f in forms - {"abcd"})
 
 
 @pytest.mark.parametrize("head", range(7))

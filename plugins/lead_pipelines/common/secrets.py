@@ -116,8 +116,8 @@ def secret_forms(secret: str, *, usernames: Iterable[str] = DEFAULT_USERNAMES) -
 
     Covers the raw value, its percent-encodings (upper- and lower-case hex), HTML escapes, JSON
     escapes, Python reprs, base64 of the secret and of ``user:secret``, and the base64 fragments
-    that find the secret inside any base64 blob. Forms shorter than 6 characters are left out, and a
-    secret shorter than 4 characters gives an empty set.
+    that find the secret inside any base64 blob. Derived forms shorter than 6 characters are left out (the
+    secret itself never is), and a secret shorter than 4 characters gives an empty set.
 
     :param secret: The secret value, e.g. a connection password.
     :param usernames: Usernames the secret may be paired with in a ``Basic`` header.
@@ -131,7 +131,8 @@ def secret_forms(secret: str, *, usernames: Iterable[str] = DEFAULT_USERNAMES) -
     forms |= _base64_forms(raw) | _base64_fragments(raw)
     for user in usernames:
         forms |= _base64_forms(f"{user}:{secret}".encode())
-    return frozenset(f for f in forms if len(f) >= MIN_FORM_LENGTH)
+    # The secret itself always counts, however short: only derived forms need the length floor.
+    return frozenset(f for f in forms if len(f) >= MIN_FORM_LENGTH or f == secret)
 
 
 def _literal_pattern(form: str) -> str:
