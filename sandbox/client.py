@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -58,23 +59,31 @@ class SandboxClient:
     def add_fault(self, vendor: str, kind: str, *, path: str | None = None,
                   method: str | None = None, after: int = 0, times: int = 1,
                   retry_after: int | None = None, delay: float | None = None,
-                  status: int | None = None) -> str:
-        """Register a fault and return its id.
+                  status: int | None = None, count: int | None = None, cap: int | None = None,
+                  param: str | None = None, params: list[str] | None = None) -> str:
+        """Register a fault and return its id (kinds and fields: ``sandbox/README.md``).
 
         :param vendor: e.g. ``leadconduit``.
-        :param kind: 429, 500, 502, 503, reset, slow, malformed or html.
+        :param kind: 429, 500, 502, 503, reset, slow, malformed, html, truncated,
+            redirect_loop, redirect_host, echo, echo_html, empty, duplicates, page_cap or
+            ignore_window.
         :param path: prefix of the path after the vendor prefix; None = any.
         :param method: HTTP method; None = any.
         :param after: let this many matching requests through first.
         :param times: how many requests to fault; -1 = forever.
         :param retry_after: Retry-After seconds for 429.
         :param delay: seconds to stall for ``slow``.
-        :param status: status for ``html`` (default 502).
+        :param status: status for ``html`` (default 502), ``echo``/``echo_html`` (default 500).
+        :param count: records repeated by ``duplicates`` (default 5).
+        :param cap: the most records ``page_cap`` lets through (default 100).
+        :param param: the query parameter ``page_cap`` caps (default ``limit``).
+        :param params: the query parameters ``ignore_window`` drops (default: the vendor's).
         """
         spec: dict[str, Any] = {"vendor": vendor, "kind": str(kind), "after": after,
                                 "times": times}
         optional = {"path": path, "method": method, "retry_after": retry_after,
-                    "delay": delay, "status": status}
+                    "delay": delay, "status": status, "count": count, "cap": cap,
+                    "param": param, "params": params}
         spec.update({k: v for k, v in optional.items() if v is not None})
         return self._call("POST", "/faults", spec)["id"]
 
@@ -111,6 +120,29 @@ class SandboxClient:
         return self._call("POST", "/leadconduit/revise",
                           {"revision": revision, "fraction": fraction})
 
+    def leadconduit_inject(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Inject records that ``/events`` serves byte for byte among the generated events.
+
+        Each record: ``raw`` (the exact JSON text; ``bytes`` are sent as ``raw_b64``) or
+        ``raw_b64``, ``ts`` (epoch ms, ISO string or aware datetime) and optionally ``sort_id``
+        (24 hex). Returns ``{"count", "records": [{"sort_id", "ts", "id"}], "total"}``.
+
+        :param records: the records to add.
+        """
+        body = []
+        for record in records:
+            record = dict(record)
+            if isinstance(record.get("raw"), (bytes, bytearray)):
+                record["raw_b64"] = base64.b64encode(record.pop("raw")).decode()
+            if isinstance(record.get("ts"), datetime):
+                record["ts"] = to_iso(record["ts"])
+            body.append(record)
+        return self._call("POST", "/leadconduit/inject", {"records": body})
+
+    def leadconduit_clear_injected(self) -> None:
+        """Drop every injected record."""
+        self._call("DELETE", "/leadconduit/inject")
+
     def reset(self) -> None:
-        """Clear faults, the request log, revisions and saved reports."""
+        """Clear faults, the request log, revisions, saved reports and injected records."""
         self._call("POST", "/reset")

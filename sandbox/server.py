@@ -13,7 +13,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from sandbox.faults import FaultStore, RequestLog, parse_body_for_log, render_fault
+from sandbox.faults import (
+    MODIFIER_KINDS,
+    FaultStore,
+    NotApplicable,
+    RequestLog,
+    answer,
+    parse_body_for_log,
+    render_fault,
+    rewrite_request,
+)
 from sandbox.timeutil import iso_seconds
 from sandbox.web import Request, Response, VendorApp
 
@@ -58,26 +67,37 @@ class Sandbox:
         query = parse_qs(parts.query, keep_blank_values=True)
         path = parts.path or "/"
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            request = Request(method, path[len(CONTROL_PREFIX):] or "/", query, headers, body)
+            request = Request(method, path[len(CONTROL_PREFIX):] or "/", query, headers, body,
+                              target)
             try:
                 return self._control(request)
-            except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            except (ValueError, TypeError, RecursionError, orjson.JSONDecodeError) as exc:
                 return Response.json(400, {"error": "Bad Request", "message": str(exc)})
         name, _, rest = path.lstrip("/").partition("/")
         app = self.apps.get(name)
         if app is None:
             return Response.json(404, {"error": "Not Found", "message": f"no vendor at /{name}"})
-        request = Request(method, "/" + rest, query, headers, body)
+        request = Request(method, "/" + rest, query, headers, body, target)
         return self._vendor(app, request)
 
     def _vendor(self, app: VendorApp, request: Request) -> Response:
-        fault = self.faults.pick(app.name, request.method, request.path)
-        response = render_fault(fault) if fault else None
-        if response is None:
+        faults = self.faults.pick(app.name, request.method, request.path)
+        served = request
+        for fault in faults:
+            if fault.kind in MODIFIER_KINDS:
+                served = rewrite_request(fault, served, app)
+        shaping = next((f for f in faults if f.kind not in MODIFIER_KINDS), None)
+        response = None
+        if shaping is not None:
             try:
-                response = app.handle(request)
-            except Exception as exc:  # a simulator bug must still answer, like a real 500
-                response = Response.json(500, {"error": "Internal Server Error", "message": repr(exc)})
+                response = render_fault(shaping, served, app)
+            except NotApplicable:
+                self.faults.refund(shaping)
+                faults.remove(shaping)
+                shaping = None
+        if response is None:
+            response = answer(app, served)
+        primary = shaping or (faults[0] if faults else None)
         self.log.record(
             {
                 "vendor": app.name,
@@ -85,7 +105,8 @@ class Sandbox:
                 "path": request.path,
                 "query": request.query,
                 "status": None if response.reset else response.status,
-                "fault": fault.kind if fault else None,
+                "fault": primary.kind if primary else None,
+                "faults": [f.kind for f in faults],
                 "auth": app.auth_state(request),
                 "accept": request.header("Accept"),
                 "body": parse_body_for_log(request.body),
@@ -160,7 +181,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
-            if self.command != "HEAD" and response.body:
+            if response.truncate_at is not None:
+                # Announce the whole body, send part of it, then close (FIN): the client reads
+                # an incomplete body (urllib3 IncompleteRead, requests ChunkedEncodingError).
+                if self.command != "HEAD":
+                    self.wfile.write(response.body[:response.truncate_at])
+                    self.wfile.flush()
+                self.close_connection = True
+            elif self.command != "HEAD" and response.body:
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (e.g. its read timeout fired during a ``slow`` fault).

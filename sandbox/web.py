@@ -20,6 +20,8 @@ class Request:
     query: dict[str, list[str]]
     headers: Message
     body: bytes = b""
+    #: The request target exactly as received (vendor prefix, path and query).
+    target: str = ""
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return a header value (case-insensitive).
@@ -64,6 +66,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     #: Set by the fault layer: close the socket with a TCP reset instead of answering.
     reset: bool = False
+    #: Set by the fault layer: announce the full Content-Length, send only this many bytes of
+    #: the body, then close the connection.
+    truncate_at: int | None = None
 
     @classmethod
     def json(cls, status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
@@ -92,7 +97,18 @@ class Response:
 
 
 class VendorApp(Protocol):
-    """What the server needs from one vendor simulator."""
+    """What the server needs from one vendor simulator.
+
+    Optional members, looked up with ``getattr`` by the fault layer:
+
+    - ``window_params: tuple[str, ...]`` -- the query parameters that bound a time window
+      (dropped by the ``ignore_window`` fault).
+    - ``empty_page(request) -> Response | None`` -- the answer the endpoint gives when there is
+      no data (``empty`` fault); None when the endpoint has no such page.
+    - ``overlap_page(request, count) -> Response | None`` -- the normal answer, preceded by the
+      ``count`` records the previous page of the same paging chain ended with (``duplicates``
+      fault); None when the request does not continue a paging chain.
+    """
 
     name: str
 

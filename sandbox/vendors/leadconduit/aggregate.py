@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import orjson
 
 from sandbox.timeutil import iso_ms
 from sandbox.vendors.leadconduit.data import TYPES, Bucket, EventStore, Revision
+from sandbox.vendors.leadconduit.injected import ID_MAX, InjectedRecords, Record, span
 from sandbox.vendors.leadconduit.query import ValidationError, lookup
 
 COUNTED = ("success", "failure", "error")
@@ -89,23 +91,71 @@ def interval_bounds(ms: int, interval: str, tz: tzinfo) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int((start + step).timestamp() * 1000) - 1
 
 
-def _events(store: EventStore, lo_ms: int, hi_ms: int, types: frozenset[str],
-            needs_body: bool) -> Iterable[tuple[Bucket, int, dict[str, Any] | None]]:
-    for bucket, i in store.iter_range(lo_ms, hi_ms):
-        if bucket.types[i] in types:
-            yield bucket, i, orjson.loads(bucket.blobs[i]) if needs_body else None
+_FAST = ("vars.flow.id", "vars.source.id", "vars.recipient.id", "vars.lead.id")
 
 
-def _group_key(bucket: Bucket, i: int, event: dict[str, Any] | None,
-               group_by: list[str]) -> tuple[Any, ...]:
+class _Item(NamedTuple):
+    """One counted event: a generated one or an injected record that looks like an event."""
+
+    ts: int
+    type: str
+    outcome: str  # as served
+    lead: Any  # the unit when counting distinct leads
+    unit: Any  # the unit when counting events
+    field: Callable[[str], Any]  # dotted path -> value, for group keys
+
+
+def _generated_field(bucket: Bucket, i: int, event: dict[str, Any] | None, path: str) -> Any:
     fast = {"vars.flow.id": bucket.flow_ids, "vars.source.id": bucket.source_ids,
             "vars.recipient.id": bucket.recipient_ids, "vars.lead.id": bucket.lead_ids}
-    return tuple(fast[g][i] if g in fast else lookup(event or {}, g) for g in group_by)
+    return fast[path][i] if path in fast else lookup(event or {}, path)
+
+
+def _hashable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _injected_item(record: Record, types: frozenset[str]) -> _Item | None:
+    """Count an injected record like an event when it parses as an object with a known string
+    ``type`` and an ``outcome``; otherwise not at all."""
+    parsed = record.parsed
+    if not isinstance(parsed, dict) or "outcome" not in parsed:
+        return None
+    etype = parsed.get("type")
+    if not isinstance(etype, str) or etype not in TYPES or etype not in types:
+        return None
+    outcome = parsed["outcome"]
+    lead = record.field("vars.lead.id")
+    unit = ("injected", record.sort_id)
+    return _Item(record.ts, etype, outcome if isinstance(outcome, str) else _hashable(outcome),
+                 lead if isinstance(lead, str) else unit, unit,
+                 lambda path: _hashable(record.field(path)))
+
+
+def _events(store: EventStore, revision: Revision, lo_ms: int, hi_ms: int,
+            types: frozenset[str], needs_body: bool,
+            injected: InjectedRecords | None = None) -> Iterable[_Item]:
+    for bucket, i in store.iter_range(lo_ms, hi_ms):
+        if bucket.types[i] in types:
+            event = orjson.loads(bucket.blobs[i]) if needs_body else None
+            yield _Item(bucket.ts[i], bucket.types[i],
+                        revision.outcome(bucket.ids[i], bucket.outcomes[i]),
+                        bucket.lead_ids[i], bucket.ids[i],
+                        lambda path, b=bucket, k=i, e=event: _generated_field(b, k, e, path))
+    if injected:
+        snap = injected.snapshot()
+        i, j = span(snap, (lo_ms, ""), True, (hi_ms, ID_MAX), True)
+        for record in snap.records[i:j]:
+            item = _injected_item(record, types)
+            if item is not None:
+                yield item
 
 
 def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: list[str],
           columns: list[str], interval: str | None, tz: tzinfo, lo_ms: int, hi_ms: int,
-          by_lead: bool) -> list[dict[str, Any]]:
+          by_lead: bool, injected: InjectedRecords | None = None) -> list[dict[str, Any]]:
     """Count events by outcome for /events/stats.
 
     :param store: the event store.
@@ -118,21 +168,21 @@ def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: 
     :param lo_ms: inclusive start.
     :param hi_ms: inclusive end.
     :param by_lead: count distinct leads instead of events.
+    :param injected: injected records (counted when they look like events).
     """
-    needs_body = any(g not in ("vars.flow.id", "vars.source.id", "vars.recipient.id",
-                               "vars.lead.id") for g in group_by)
+    needs_body = any(g not in _FAST for g in group_by)
     # (interval, group) -> counter name -> set of leads (by_lead) or list of event ids
     cells: dict[tuple[Any, ...], dict[str, set[str] | list[str]]] = defaultdict(
         lambda: defaultdict(set if by_lead else list))
-    for bucket, i, event in _events(store, lo_ms, hi_ms, frozenset(types), needs_body):
-        key = _group_key(bucket, i, event, group_by)
+    for item in _events(store, revision, lo_ms, hi_ms, frozenset(types), needs_body, injected):
+        key = tuple(item.field(g) for g in group_by)
         if interval:
-            key = interval_bounds(bucket.ts[i], interval, tz) + key
-        outcome = revision.outcome(bucket.ids[i], bucket.outcomes[i])
-        unit = bucket.lead_ids[i] if by_lead else bucket.ids[i]
-        names = [outcome, f"{bucket.types[i]}-{outcome}"]
+            key = interval_bounds(item.ts, interval, tz) + key
+        outcome = item.outcome
+        unit = item.lead if by_lead else item.unit
+        names = [outcome, f"{item.type}-{outcome}"]
         if outcome in COUNTED:
-            names += ["total", f"{bucket.types[i]}-submitted"]
+            names += ["total", f"{item.type}-submitted"]
         for name in names:
             cell = cells[key][name]
             cell.add(unit) if isinstance(cell, set) else cell.append(unit)
@@ -151,7 +201,8 @@ def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: 
 
 
 def run_report(store: EventStore, revision: Revision, definition: dict[str, Any],
-               lo_ms: int, hi_ms: int) -> list[dict[str, Any]]:
+               lo_ms: int, hi_ms: int,
+               injected: InjectedRecords | None = None) -> list[dict[str, Any]]:
     """Run a report definition over events created in [lo_ms, hi_ms].
 
     :param store: the event store.
@@ -159,17 +210,17 @@ def run_report(store: EventStore, revision: Revision, definition: dict[str, Any]
     :param definition: ``{"columns": [...], "group_by": [...]}``.
     :param lo_ms: inclusive start.
     :param hi_ms: inclusive end.
+    :param injected: injected records (counted when they look like events).
     """
     columns: list[str] = list(definition.get("columns") or [])
     group_by: list[str] = list(definition.get("group_by") or [])
     types = frozenset(COLUMN.match(c).group(1) for c in columns)  # type: ignore[union-attr]
-    needs_body = any(g not in ("vars.flow.id", "vars.source.id", "vars.recipient.id",
-                               "vars.lead.id") for g in group_by)
+    needs_body = any(g not in _FAST for g in group_by)
     counts: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for bucket, i, event in _events(store, lo_ms, hi_ms, types, needs_body):
-        etype = bucket.types[i]
-        outcome = revision.outcome(bucket.ids[i], bucket.outcomes[i])
-        cell = counts[_group_key(bucket, i, event, group_by)]
+    for item in _events(store, revision, lo_ms, hi_ms, types, needs_body, injected):
+        etype = item.type
+        outcome = item.outcome
+        cell = counts[tuple(item.field(g) for g in group_by)]
         cell[etype] += 1
         cell[f"{etype}-{outcome}"] += 1
         if outcome in COUNTED:

@@ -7,6 +7,7 @@ import binascii
 import csv
 import io
 import itertools
+import json
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from sandbox.server import SandboxConfig
 from sandbox.timeutil import iso_ms, parse_timestamp
 from sandbox.vendors.leadconduit import aggregate, query
 from sandbox.vendors.leadconduit.data import TYPES, EventStore, Revision
+from sandbox.vendors.leadconduit.injected import InjectedRecords
 from sandbox.vendors.leadconduit.query import ValidationError
 from sandbox.web import JSON_TYPE, Request, Response
 
@@ -51,6 +53,8 @@ class LeadConduitApp:
     """The LeadConduit simulator mounted at ``/leadconduit``."""
 
     name = "leadconduit"
+    #: Query parameters bounding the time window (the ``ignore_window`` fault drops them).
+    window_params = ("start", "end")
 
     def __init__(self, config: SandboxConfig, api_key: str) -> None:
         """Create the app.
@@ -62,6 +66,7 @@ class LeadConduitApp:
         self.store = EventStore(config.seed, config.start_ms, config.end_ms,
                                 config.events_per_hour)
         self.revision = Revision()
+        self.injected = InjectedRecords()
         self._reports: dict[str, dict[str, Any]] = {}
         self._reports_lock = threading.Lock()
         self._report_seq = itertools.count(1)
@@ -92,10 +97,45 @@ class LeadConduitApp:
 
         :param request: the request, path relative to ``/leadconduit``.
         """
+        return self._handle(request, None)
+
+    def empty_page(self, request: Request) -> Response | None:
+        """Answer as if there were no data (``empty`` fault): ``[]`` for ``GET /events``.
+
+        Auth, negotiation and validation still apply. None for any other endpoint.
+
+        :param request: the request.
+        """
+        if not self._is_events(request):
+            return None
+        return self._handle(request, "empty")
+
+    def overlap_page(self, request: Request, count: int) -> Response | None:
+        """Answer ``GET /events`` normally, preceded by ``count`` records the client already has.
+
+        Applies to ascending pages with ``after_id`` (repeats the records at and before it) and
+        descending pages with ``before_id`` (the records at and after it); None otherwise.
+
+        :param request: the request.
+        :param count: how many records to repeat.
+        """
+        if not self._is_events(request):
+            return None
+        sort = request.arg("sort", "desc")
+        if not ((sort == "asc" and request.arg("after_id"))
+                or (sort == "desc" and request.arg("before_id"))):
+            return None
+        return self._handle(request, count)
+
+    @staticmethod
+    def _is_events(request: Request) -> bool:
+        return request.method == "GET" and (request.path.rstrip("/") or "/") == "/events"
+
+    def _handle(self, request: Request, mode: str | int | None) -> Response:
         if self.auth_state(request) != "ok":
             return _error(401, "Unauthorized",
                           "The API key is missing, incorrect, or specified incorrectly")
-        route = self._route(request)
+        route = self._route(request, mode)
         if route is None:
             return _error(404, "Not Found", "The resource being requested does not exist")
         handler, extra_types = route
@@ -109,11 +149,25 @@ class LeadConduitApp:
             return Response.json(422, {"message": "Validation failed", "errors": exc.errors})
 
     def control(self, action: str, request: Request) -> Response | None:
-        """Answer ``/_sandbox/leadconduit/truth`` and ``/_sandbox/leadconduit/revise``.
+        """Answer ``/_sandbox/leadconduit/{truth,revise,inject}``.
 
         :param action: the path after ``/_sandbox/leadconduit/``.
         :param request: the control request.
         """
+        if action == "inject" and request.method == "POST":
+            # stdlib json: lenient about what orjson rejects (e.g. integers past 64 bits).
+            body = json.loads(request.body) if request.body else None
+            if not isinstance(body, dict) or "records" not in body:
+                raise ValueError('body must be {"records": [...]}')
+            added = self.injected.add(body["records"])
+            return Response.json(200, {
+                "count": len(added),
+                "records": [{"sort_id": r.sort_id, "ts": r.ts, "id": r.own_id} for r in added],
+                "total": len(self.injected.snapshot().records),
+            })
+        if action == "inject" and request.method == "DELETE":
+            self.injected.clear()
+            return Response.json(200, {"ok": True})
         if action == "truth" and request.method == "GET":
             return Response.json(200, self.truth(request.arg("start"), request.arg("end")))
         if action == "revise" and request.method == "POST":
@@ -124,13 +178,17 @@ class LeadConduitApp:
         return None
 
     def reset(self) -> None:
-        """Drop revisions and saved reports."""
+        """Drop revisions, saved reports and injected records."""
         self.revision.set(0, 0.0)
+        self.injected.clear()
         with self._reports_lock:
             self._reports.clear()
 
     def truth(self, start: str | None, end: str | None) -> dict[str, Any]:
         """Return the ground truth for events created in [start, end).
+
+        ``count``, ``ids``, ``by_type`` and ``revised_ids`` describe generated events only;
+        ``injected`` lists the injected records in the range, in serving (ascending) order.
 
         :param start: ISO or epoch-ms start (inclusive); None = data start.
         :param end: ISO or epoch-ms end (exclusive); None = data end.
@@ -143,15 +201,19 @@ class LeadConduitApp:
             ids.append(bucket.ids[i])
             by_type[bucket.types[i]] = by_type.get(bucket.types[i], 0) + 1
         revised = [i for i in ids if self.revision.revised(i)]
-        return {"count": len(ids), "ids": ids, "by_type": by_type, "revised_ids": revised}
+        snap = self.injected.snapshot()
+        injected = [{"sort_id": r.sort_id, "ts": r.ts, "raw_b64": base64.b64encode(r.raw).decode()}
+                    for r in snap.records if lo <= r.ts < hi]
+        return {"count": len(ids), "ids": ids, "by_type": by_type, "revised_ids": revised,
+                "injected": injected}
 
     # -- routes ----------------------------------------------------------------------------
 
-    def _route(self, request: Request) -> tuple[Callable[[Request, str], Response],
-                                                  tuple[str, ...]] | None:
+    def _route(self, request: Request, mode: str | int | None = None
+               ) -> tuple[Callable[[Request, str], Response], tuple[str, ...]] | None:
         path, method = request.path.rstrip("/") or "/", request.method
         if path == "/events" and method == "GET":
-            return self._events, ()
+            return (lambda r, m: self._events(r, m, mode)), ()
         if path == "/events/stats" and method == "GET":
             return self._stats, ("text/csv",)
         if path == "/reports":
@@ -170,9 +232,16 @@ class LeadConduitApp:
                 return lambda r, m: self._report(r, report_id), ()
         return None
 
-    def _events(self, request: Request, media: str) -> Response:
+    def _events(self, request: Request, media: str, mode: str | int | None = None) -> Response:
+        """Serve /events; ``mode`` is "empty" (no records) or a count of records to repeat."""
         q = query.EventQuery.parse(request)
-        parts = query.select(self.store, self.revision, q)
+        if mode == "empty":
+            parts: list[bytes] = []
+        else:
+            parts = query.select(self.store, self.revision, q, self.injected)
+            if isinstance(mode, int):
+                parts = (query.overlap(self.store, self.revision, q, self.injected, mode)
+                         or []) + parts
         return Response.raw(200, b"[" + b",".join(parts) + b"]", JSON_TYPE,
                             {"Vary": "Accept, Accept-Encoding"})
 
@@ -193,7 +262,8 @@ class LeadConduitApp:
         by_lead = (request.arg("by_lead") or "true").lower() not in ("false", "0", "no")
         rows = aggregate.stats(self.store, self.revision, types=types,
                                group_by=request.args("group_by"), columns=columns,
-                               interval=interval, tz=tz, lo_ms=lo, hi_ms=hi, by_lead=by_lead)
+                               interval=interval, tz=tz, lo_ms=lo, hi_ms=hi, by_lead=by_lead,
+                               injected=self.injected)
         if media == "text/csv":
             return Response.raw(200, _csv(rows), "text/csv; charset=utf-8")
         return Response.json(200, rows)
@@ -263,7 +333,8 @@ class LeadConduitApp:
     def _preview_report(self, request: Request, media: str) -> Response:
         definition = self._definition(request)
         lo, hi = self._range(request, aggregate.today_bounds(aggregate.parse_timezone(None)))
-        return Response.json(200, aggregate.run_report(self.store, self.revision, definition, lo, hi))
+        return Response.json(200, aggregate.run_report(self.store, self.revision, definition,
+                                                       lo, hi, self.injected))
 
     def _run_report(self, request: Request, report_id: str) -> Response:
         with self._reports_lock:
@@ -271,7 +342,8 @@ class LeadConduitApp:
         if report is None:
             return _error(404, "Not Found", "The resource being requested does not exist")
         lo, hi = self._range(request, aggregate.today_bounds(aggregate.parse_timezone(None)))
-        return Response.json(200, aggregate.run_report(self.store, self.revision, report, lo, hi))
+        return Response.json(200, aggregate.run_report(self.store, self.revision, report,
+                                                       lo, hi, self.injected))
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:

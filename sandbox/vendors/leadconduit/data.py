@@ -328,6 +328,18 @@ class EventStore:
             bucket.blobs.append(b'{"id":"' + event_id.encode() + b'"' + tail)
         return bucket
 
+    def contains(self, event_id: str) -> bool:
+        """Tell whether a generated event has this id (builds its hour if needed).
+
+        :param event_id: 24 lowercase hex digits.
+        """
+        created = int(event_id[:8], 16) * 1000 + int(event_id[8:11], 16)
+        if not self.start_ms <= created < self.end_ms:
+            return False
+        b = self.bucket(created - created % HOUR_MS)
+        i = bisect.bisect_left(b.ids, event_id)
+        return i < len(b) and b.ids[i] == event_id
+
     def iter_range(self, lo_ms: int, hi_ms: int) -> Iterator[tuple[Bucket, int]]:
         """Yield (bucket, index) for events created in [lo_ms, hi_ms], ascending.
 
