@@ -102,6 +102,20 @@ class SandboxClient:
         """Empty the request log."""
         self._call("DELETE", "/requests")
 
+    def truth(self, vendor: str, start: datetime | str, end: datetime | str, *,
+              stream: str | None = None) -> dict[str, Any]:
+        """Return a vendor's ground truth for [start, end): at least ``ids``, the window's record ids.
+
+        :param vendor: e.g. ``leadconduit``.
+        :param start: aware datetime or ISO string (inclusive).
+        :param end: aware datetime or ISO string (exclusive).
+        :param stream: the stream, for vendors with more than one.
+        """
+        params = {"start": to_iso(start), "end": to_iso(end)}
+        if stream:
+            params["stream"] = stream
+        return self._call("GET", f"/{vendor}/truth", params=params)
+
     def leadconduit_truth(self, start: datetime | str, end: datetime | str) -> dict[str, Any]:
         """Return the ids and counts of LeadConduit events created in [start, end).
 

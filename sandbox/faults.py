@@ -135,7 +135,8 @@ class FaultStore:
             method=spec.get("method"),
             after=_int(spec, "after", 0, 0),
             times=_int(spec, "times", 1, -1),
-            retry_after=_int(spec, "retry_after", 1, 0),
+            # -1: a 429 without any Retry-After header (the client falls back to its own backoff).
+            retry_after=_int(spec, "retry_after", 1, -1),
             delay=float(5.0 if spec.get("delay") is None else spec["delay"]),
             status=_int(spec, "status", default_status, 100, 599),
             count=_int(spec, "count", 5, 1),
@@ -277,7 +278,7 @@ def render_fault(fault: Fault, request: Request | None = None,
         500: "An unexpected error occurred",
         503: "The API service is currently unavailable, probably due to high load",
     }[status]
-    headers = {"Retry-After": str(fault.retry_after)} if status == 429 else None
+    headers = {"Retry-After": str(fault.retry_after)} if status == 429 and fault.retry_after >= 0 else None
     return Response.json(status, {"error": reason, "message": message}, headers)
 
 
