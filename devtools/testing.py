@@ -6,6 +6,7 @@ import json
 
 import psycopg
 import psycopg.rows
+import psycopg.sql
 
 from sandbox.vendors.leadconduit import DEFAULT_API_KEY
 
@@ -25,13 +26,40 @@ def leadconduit_conn(url: str, key: str = LEADCONDUIT_KEY, **extra) -> str:
 
 
 class Warehouse:
-    """A scratch database with the project's schemas, and small helpers to read it."""
+    """A scratch database with the project's schemas and roles, and small helpers to read it.
+
+    ``conninfo`` (and so ``query``, ``execute``, ``reset``) is the superuser's; ``airflow_conn``, what
+    the DAGs use as ``leads_warehouse``, logs in as the loader role, as in production.
+    """
 
     def __init__(self, server, dbname: str) -> None:
+        from devtools.warehouse import scratch_role_names
+
         self.server = server
         self.dbname = dbname
+        self.owner, self.loader = scratch_role_names(dbname)
         self.conninfo = server.conninfo(dbname)
-        self.airflow_conn = server.airflow_conn(dbname)
+        self.owner_conninfo = server.conninfo(dbname, user=self.owner)
+        self.loader_conninfo = server.conninfo(dbname, user=self.loader)
+        self.airflow_conn = server.airflow_conn(dbname, user=self.loader)
+
+    def create(self) -> None:
+        """Create the database and its roles (as the superuser), then migrate it as the owner role."""
+        from lead_pipelines.common.roles import setup_roles
+        from lead_pipelines.common.warehouse import migrate
+
+        self.server.create_database(self.dbname)
+        with psycopg.connect(self.conninfo) as conn:
+            setup_roles(conn, owner=self.owner, loader=self.loader)
+        with psycopg.connect(self.owner_conninfo) as conn:
+            migrate(conn)
+
+    def drop(self) -> None:
+        """Drop the database, then its roles."""
+        try:
+            self.server.drop_database(self.dbname)
+        finally:
+            self.server.drop_roles(self.owner, self.loader)
 
     def query(self, sql: str, params=None) -> list[tuple]:
         """Run a read and return all rows."""
@@ -44,8 +72,18 @@ class Warehouse:
             conn.execute(sql, params)
 
     def reset(self) -> None:
-        """Empty the raw table and the ops tables between tests."""
-        self.execute(f"TRUNCATE {RAW_TABLE}, ops.sync_runs, ops.sync_state, ops.sync_windows RESTART IDENTITY")
+        """Empty every table of raw and ops but the migration ledger, and restart their sequences."""
+        tables = [
+            psycopg.sql.Identifier(schema, name)
+            for schema, name in self.query("""
+                SELECT n.nspname, c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname IN ('raw', 'ops') AND c.relkind IN ('r', 'p')
+                  AND (n.nspname, c.relname) <> ('ops', 'schema_migrations')
+                ORDER BY 1, 2
+            """)
+        ]
+        if tables:
+            self.execute(psycopg.sql.SQL("TRUNCATE {} RESTART IDENTITY").format(psycopg.sql.SQL(", ").join(tables)))
 
     def snapshot(self) -> list[tuple]:
         """Return every raw row's identity and bookkeeping, to compare runs."""
@@ -61,3 +99,22 @@ class Warehouse:
             return cur.execute("SELECT * FROM ops.sync_runs ORDER BY run_id").fetchall()
 
 
+
+
+def sandbox_connections(base_url: str, **extra) -> dict[str, str]:
+    """Return every registered source's connection to its simulator, in Airflow's JSON form.
+
+    :param base_url: The sandbox's base URL (each vendor is served under ``/<vendor>``).
+    :param extra: Connection extras, e.g. ``timeout``; short defaults keep fault runs quick.
+    """
+    import importlib
+
+    from lead_pipelines.registry import SOURCES
+
+    extra = {"timeout": 2, "max_attempts": 3, **extra}
+    found = {}
+    for source in SOURCES:
+        simulator = importlib.import_module(f"sandbox.vendors.{source.vendor}")
+        found[source.conn_id] = json.dumps({"conn_type": source.vendor, "host": f"{base_url}/{source.vendor}",
+                                            "password": simulator.DEFAULT_API_KEY, "extra": extra})
+    return found

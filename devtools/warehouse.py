@@ -30,16 +30,19 @@ class Server:
     user: str
     embedded: object | None = None
 
-    def conninfo(self, dbname: str) -> str:
-        """Return a libpq conninfo string for ``dbname``."""
-        parts = {"host": self.host, "user": self.user, "dbname": dbname, "connect_timeout": 5}
+    def conninfo(self, dbname: str, user: str | None = None) -> str:
+        """Return a libpq conninfo string for ``dbname``, as the superuser or as ``user`` (trust auth)."""
+        parts = {"host": self.host, "user": user or self.user, "dbname": dbname, "connect_timeout": 5}
         if self.port:
             parts["port"] = self.port
         return " ".join(f"{k}={v}" for k, v in parts.items())
 
-    def airflow_conn(self, dbname: str) -> str:
-        """Return the connection in Airflow's JSON form, for ``AIRFLOW_CONN_LEADS_WAREHOUSE``."""
-        conn = {"conn_type": "postgres", "host": self.host, "login": self.user, "schema": dbname}
+    def airflow_conn(self, dbname: str, user: str | None = None) -> str:
+        """Return the connection in Airflow's JSON form, for ``AIRFLOW_CONN_LEADS_WAREHOUSE``.
+
+        :param user: Log in as this role instead of the superuser (no password: trust auth).
+        """
+        conn = {"conn_type": "postgres", "host": self.host, "login": user or self.user, "schema": dbname}
         if self.port:
             conn["port"] = self.port
         return json.dumps(conn)
@@ -56,6 +59,21 @@ class Server:
         """Drop ``dbname``, disconnecting whoever is still on it."""
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+    def drop_roles(self, *roles: str) -> None:
+        """Drop ``roles`` (cluster-wide) and whatever they still own or were granted; drop their databases first.
+
+        A role's objects and privileges live in each database (dropped with it) and on shared objects,
+        which ``DROP OWNED`` run from ``postgres`` revokes.
+        """
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            rows = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(roles),))
+            existing = [r for (r,) in rows]
+            if not existing:
+                return
+            names = sql.SQL(", ").join(sql.Identifier(r) for r in existing)
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(names))
+            conn.execute(sql.SQL("DROP ROLE {}").format(names))
 
     def stop(self) -> None:
         """Stop the embedded server if this process started it."""
@@ -127,3 +145,8 @@ def any_server(prefer_embedded: bool = False) -> Server:
 def scratch_database_name(prefix: str = "leads_test") -> str:
     """Return a fresh database name, so parallel runs never share tables."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def scratch_role_names(dbname: str) -> tuple[str, str]:
+    """Return the owner and loader roles of a scratch database: roles are cluster-wide, so per database."""
+    return f"{dbname}_owner", f"{dbname}_loader"

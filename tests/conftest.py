@@ -42,17 +42,19 @@ def pg_server():
 
 @pytest.fixture(scope="session")
 def warehouse(pg_server):
-    """A migrated scratch database, wired as the ``leads_warehouse`` connection; dropped at the end."""
-    dbname = scratch_database_name()
-    pg_server.create_database(dbname)
-    wh = Warehouse(pg_server, dbname)
-    os.environ["AIRFLOW_CONN_LEADS_WAREHOUSE"] = wh.airflow_conn
-    from lead_pipelines.common.warehouse import connect, migrate
+    """A migrated scratch database with its own owner and loader roles; dropped (roles too) at the end.
 
-    with connect() as conn:
-        migrate(conn)
-    yield wh
-    pg_server.drop_database(dbname)
+    As in production: the superuser creates the roles, the owner migrates, and the ``leads_warehouse``
+    connection every DAG task uses logs in as the loader. ``Warehouse.query``/``execute``/``reset`` stay
+    the superuser's.
+    """
+    wh = Warehouse(pg_server, scratch_database_name())
+    try:
+        wh.create()
+        os.environ["AIRFLOW_CONN_LEADS_WAREHOUSE"] = wh.airflow_conn
+        yield wh
+    finally:
+        wh.drop()
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """The warehouse: its connection, its SQL files and the idempotent migrate command.
 
 Run ``python -m lead_pipelines.common.warehouse migrate`` (or the ``migrate_warehouse`` task of any
-sync DAG) to create the ``raw``, ``mart`` and ``ops`` schemas and every registered raw table.
+sync DAG) to create the ``raw``, ``mart`` and ``ops`` schemas and every registered raw table. With the
+roles of :mod:`lead_pipelines.common.roles`, run it as the owner; the DAGs' loader role can only
+confirm that nothing is left to do.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from psycopg import errors as pg_errors
 from psycopg import sql
 
 if TYPE_CHECKING:
@@ -81,40 +84,94 @@ def migrations() -> list[tuple[int, str, str, str]]:
     return found
 
 
+class WarehouseNotMigratedError(RuntimeError):
+    """The warehouse needs migrations that the connection's role may not apply (e.g. the loader)."""
+
+
+def pending_work(conn: psycopg.Connection, raw_tables: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Return what migrate would do, read-only: the migrations not applied yet and the missing raw tables.
+
+    Needs no privilege but SELECT on ``ops.schema_migrations`` (when it exists), so the loader role can
+    tell that the warehouse is up to date.
+
+    :param conn: An open connection.
+    :param raw_tables: Raw tables (without schema) that must exist.
+    :raises RuntimeError: An applied migration's file changed since.
+    """
+    (ledger,) = conn.execute(statement("select_schema_migrations_exists")).fetchone()
+    applied = {}
+    if ledger:
+        applied = {v: checksum for v, _name, checksum in conn.execute(statement("select_applied_migrations"))}
+    pending = []
+    for version, name, checksum, _text in migrations():
+        if version not in applied:
+            pending.append(name)
+        elif applied[version] != checksum:
+            raise RuntimeError(f"migration {name} changed after it was applied; add a new migration instead")
+    missing = [t for (t,) in conn.execute(statement("select_missing_raw_tables"), {"tables": list(raw_tables)})]
+    return pending, missing
+
+
 def migrate(conn: psycopg.Connection, raw_tables: Iterable[str] | None = None) -> list[str]:
     """Bring the warehouse up to date in one transaction; safe to run twice and concurrently.
+
+    On an up-to-date warehouse it runs no DDL at all, so the sync DAGs' loader role (which may not
+    create anything) can call it; when something is missing it needs the owner role (or a superuser).
 
     :param conn: An open connection; committed on success, rolled back on failure.
     :param raw_tables: Raw tables (without schema) to ensure; defaults to every registered stream.
     :return: Names of the migrations applied by this call.
+    :raises WarehouseNotMigratedError: Work is pending and the role lacks the privileges to do it.
     """
     if raw_tables is None:
         from lead_pipelines.registry import raw_tables as registered
 
         raw_tables = registered()
-    applied_now = []
-    with conn.transaction():
-        conn.execute(statement("lock_migrations"))
-        conn.execute(statement("create_schema_ops"))
-        conn.execute(statement("create_schema_migrations"))
-        applied = {v: (name, checksum) for v, name, checksum in conn.execute(statement("select_applied_migrations"))}
-        for version, name, checksum, text in migrations():
-            if version in applied:
-                if applied[version][1] != checksum:
-                    raise RuntimeError(
-                        f"migration {name} changed after it was applied; add a new migration instead"
-                    )
-                continue
-            conn.execute(sql.SQL(text))
-            conn.execute(statement("insert_migration"), {"version": version, "name": name, "checksum": checksum})
-            applied_now.append(name)
-        for table in raw_tables:
-            conn.execute(statement("create_raw_table", table=f"raw.{table}"))
+    raw_tables = list(raw_tables)
+    applied_now: list[str] = []
+    pending: list[str] = []
+    missing: list[str] = []
+    user = owner = None
+    try:
+        with conn.transaction():
+            conn.execute(statement("lock_migrations"))
+            pending, missing = pending_work(conn, raw_tables)
+            if pending or missing:
+                user, owner = conn.execute(statement("select_migration_roles")).fetchone()
+                conn.execute(statement("create_schema_ops"))
+                conn.execute(statement("create_schema_migrations"))
+                for version, name, checksum, text in migrations():
+                    if name not in pending:
+                        continue
+                    conn.execute(sql.SQL(text))
+                    conn.execute(statement("insert_migration"),
+                                 {"version": version, "name": name, "checksum": checksum})
+                    applied_now.append(name)
+                for table in missing:
+                    conn.execute(statement("create_raw_table", table=f"raw.{table}"))
+    except pg_errors.InsufficientPrivilege as exc:
+        raise WarehouseNotMigratedError(_not_migrated_message(pending, missing, user, owner, exc)) from exc
     if applied_now:
         log.info("Warehouse migrated: %s", ", ".join(applied_now))
-    else:
+    if missing:
+        log.info("Raw tables created: %s", ", ".join(f"raw.{t}" for t in missing))
+    if not (applied_now or missing):
         log.info("Warehouse already up to date")
     return applied_now
+
+
+def _not_migrated_message(pending: list[str], missing: list[str], user: str | None, owner: str | None,
+                          exc: Exception) -> str:
+    needs = [f"migration(s) {', '.join(pending)}"] if pending else []
+    needs += [f"raw table(s) {', '.join(f'raw.{t}' for t in missing)}"] if missing else []
+    role = f"role {user!r}" if user else "this connection's role"
+    owner_role = f"the owner role {owner!r}" if owner else "the owner role (see README, Least privilege)"
+    error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"the warehouse needs {' and '.join(needs) or 'migrating'}, which {role} may not apply ({error}). "
+        f"Run `make migrate` (python -m lead_pipelines.common.warehouse migrate) with a connection that "
+        f"logs in as {owner_role}, then run this again."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,2 @@
+-- A warehouse migrated before the roles existed: its schemas pass to the owner.
+ALTER SCHEMA {schema} OWNER TO {owner}
