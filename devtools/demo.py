@@ -101,9 +101,10 @@ def _run(sandbox, began: float) -> int:
             "SELECT inserted, updated, unchanged FROM ops.sync_runs ORDER BY run_id DESC LIMIT 1"
         ).fetchone()
 
-    header = ("stream", "windows", "runs", "records", "inserted", "updated", "unchanged", "retries", "waited s", "seconds")
+    header = ("stream", "windows", "runs", "records", "inserted", "updated", "unchanged", "quarantined", "retries",
+              "waited s", "seconds")
     table = [header] + [
-        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], f"{r[8]:.1f}", f"{r[9]:.1f}") for r in rows
+        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], f"{r[9]:.1f}", f"{r[10]:.1f}") for r in rows
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     print()

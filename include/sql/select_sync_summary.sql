@@ -9,6 +9,9 @@ SELECT r.vendor || '.' || r.stream                                              
        sum(r.inserted)                                                               AS inserted,
        sum(r.updated)                                                                AS updated,
        sum(r.unchanged)                                                              AS unchanged,
+       (SELECT count(*) FROM ops.quarantine AS q
+         WHERE q.vendor = r.vendor AND q.stream = r.stream
+           AND q.window_start >= %(start)s AND q.window_end <= %(end)s)              AS quarantined,
        sum(r.http_retries)                                                           AS retries,
        sum(r.http_wait_seconds)                                                      AS waited_seconds,
        sum(r.duration_seconds)                                                       AS seconds

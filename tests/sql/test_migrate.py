@@ -64,14 +64,15 @@ def test_migrate_on_an_empty_database_creates_everything(fresh_db):
     """))
     assert tables == {
         ("ops", "sync_runs"), ("ops", "sync_state"), ("ops", "sync_windows"), ("ops", "schema_migrations"),
-        ("raw", "leadconduit_events"),
+        ("ops", "quarantine"), ("raw", "leadconduit_events"),
     }
     columns = dict(query(conninfo, """
         SELECT column_name, data_type FROM information_schema.columns
         WHERE table_schema = 'raw' AND table_name = 'leadconduit_events'
     """))
     assert columns["payload"] == "jsonb" and columns["record_id"] == "text"
-    assert {"payload_hash", "first_loaded_at", "first_run_id", "last_loaded_at", "last_run_id", "change_count"} <= set(columns)
+    assert {"payload_hash", "first_loaded_at", "first_run_id", "last_loaded_at", "last_run_id", "change_count",
+            "source_updated_at"} <= set(columns)
     primary_key = query(conninfo, """
         SELECT a.attname FROM pg_index i
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
@@ -203,8 +204,9 @@ def code_of(text: str) -> str:
 
     One left-to-right pass, so an apostrophe inside a comment (``other's``) does not open a string.
     """
-    token = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.S)
-    return token.sub(lambda m: "''" if m.group().startswith("'") else " ", text)
+    # A dollar-quoted body ($$ ... $$, e.g. one DO block) is one literal whatever it holds.
+    token = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|(\$[A-Za-z_]*\$).*?\1", re.S)
+    return token.sub(lambda m: "''" if m.group()[0] in "'$" else " ", text)
 
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=[str(p.relative_to(SQL_DIR)) for p in SQL_FILES])
@@ -219,4 +221,6 @@ def test_sql_file_check_catches_two_statements():
     assert ";" in code_of("SELECT 1; SELECT 2").strip().rstrip(";")
     assert ";" not in code_of("-- a; it's\nSELECT ';' /* c; */;").strip().rstrip(";")
     assert code_of("-- it's\nSELECT 1; -- done").split() == ["SELECT", "1;"]
+    assert ";" not in code_of("DO $$ BEGIN PERFORM 1; PERFORM 2; END $$;").strip().rstrip(";")
+    assert ";" in code_of("DO $b$ BEGIN NULL; END $b$; SELECT 2").strip().rstrip(";")
     assert len(SQL_FILES) >= 20

@@ -68,10 +68,16 @@ def build_sync_dag(
         @task(task_id="migrate_warehouse")
         def migrate_warehouse() -> list[str]:
             """Create or update the warehouse's schemas and raw tables (idempotent, concurrency-safe)."""
-            from lead_pipelines.common.warehouse import connect, migrate
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from lead_pipelines.common.warehouse import WarehouseNotMigratedError, connect, migrate
 
             with connect(warehouse_conn_id) as conn:
-                return migrate(conn)
+                try:
+                    return migrate(conn)
+                except WarehouseNotMigratedError as exc:
+                    # The loader role may not migrate: retrying cannot help until the owner runs it.
+                    raise AirflowFailException(str(exc)) from None
 
         ready = migrate_warehouse()
         for stream in source.streams:

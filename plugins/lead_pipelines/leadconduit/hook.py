@@ -114,13 +114,16 @@ class LeadConduitHook(VendorHttpHook):
             if not len(page):
                 return
             last = _last_event_id(page.records)
-            if last is None or (after_id is not None and last <= after_id):
+            if last is None:
                 raise VendorAPIError(
                     self.vendor_name, "GET", "/events", window, 200,
-                    f"paging did not move forward after id {after_id} (no later event id on the page); refusing to loop",
-                    page=number,
+                    "no record on the page has an event id to page on; refusing to loop", page=number,
                 )
             yield page
+            if after_id is not None and last <= after_id:
+                # Only repeats of events already read: the vendor has nothing newer. The vendor's
+                # own count for the window, checked before commit, catches a page it skipped.
+                return
             after_id = last
 
     def count_events(self, window: Window, *, types: Sequence[str] | None = None) -> int:
