@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.synced
 
-.PHONY: install demo test bench migrate clean
+.PHONY: install demo test bench migrate reliability clean
 
 $(UV):
 	$(PYTHON) -m venv $(STATE)/tools
@@ -28,6 +28,9 @@ test: $(SYNCED)  ## run every test (real PostgreSQL at 127.0.0.1:5432, or an emb
 
 bench: $(SYNCED)  ## benchmarks: landing memory and throughput
 	$(PY) -m bench.landing_memory
+
+reliability: $(SYNCED)  ## fault matrix: every sandbox fault, warehouse restart and kill, on every registered stream
+	$(PY) -m devtools.reliability $(RELIABILITY_ARGS)
 
 migrate: $(SYNCED)  ## apply include/sql migrations to the leads_warehouse connection
 	$(PY) -m lead_pipelines.common.warehouse migrate

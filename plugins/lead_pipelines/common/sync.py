@@ -158,7 +158,13 @@ def sync_window(
     started = time.monotonic()
     summary = SyncSummary(target.vendor, target.stream, window.start.isoformat(), window.end.isoformat(), 0,
                           "waiting", LandingResult(), http_stats)
-    conn = connect(warehouse_conn_id)
+    try:
+        conn = connect(warehouse_conn_id)
+    except psycopg.OperationalError as exc:
+        # libpq's message names the host and the role, never the password; keep its first line.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise target.error(f"could not connect to the warehouse ({warehouse_conn_id!r}): {redact(first)[:300]}",
+                           cls=WarehouseError) from None
     try:
         summary.lock_wait_seconds = _lock_window(conn, target, ids, lock, checks.lock_wait_seconds)
         with conn.transaction():

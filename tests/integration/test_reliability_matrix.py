@@ -1,0 +1,77 @@
+"""The fault matrix of `make reliability` inside `make test`: every scenario, every registered stream.
+
+The warehouse scenarios (a PostgreSQL restart mid-window, and PostgreSQL down when the run fails) run
+on a private embedded PostgreSQL, the one server a test may restart; the others use the session's
+warehouse. Each cell must lose nothing, duplicate nothing, and end as its scenario promises.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from devtools.reliability import SCENARIOS, Matrix, _pg_control, registered_streams, render
+
+WAREHOUSE_ACTIONS = ("pg_restart", "pg_down")
+
+
+def check(cells):
+    assert cells, "the matrix ran no cell"
+    table = render(cells)
+    failed = [c for c in cells if not c.ok]
+    assert not failed, f"{table}\n\nfailed: {[(c.stream, c.scenario, c.outcome, c.note) for c in failed]}"
+    assert all(c.truth > 1000 for c in cells), "each window spans several pages"
+    print("\n" + table)
+
+
+def test_every_sandbox_fault_on_every_stream(runner, clean_warehouse, clean_sandbox):
+    scenarios = tuple(s for s in SCENARIOS if s.action not in WAREHOUSE_ACTIONS)
+    matrix = Matrix(clean_sandbox, clean_warehouse, runner)
+
+    cells = matrix.run(scenarios)
+
+    assert {c.scenario for c in cells} == {s.name for s in scenarios}
+    assert {c.stream for c in cells} == {case.label for case in registered_streams()}
+    check(cells)
+
+
+@pytest.fixture
+def private_warehouse(monkeypatch):
+    """A warehouse on an embedded PostgreSQL of its own, wired as ``leads_warehouse`` for this test.
+
+    Its data folder sits under the project's ``.state`` (pgserver opens up the permissions of a data
+    folder's parents, so never under a home or a shared temporary folder) and is removed afterwards.
+    """
+    import shutil
+
+    from devtools.paths import STATE
+    from devtools.testing import Warehouse
+    from devtools.warehouse import embedded_server, scratch_database_name
+
+    pgdata = STATE / "test-warehouse-restart" / scratch_database_name("pg") / "pgdata"
+    server = embedded_server(pgdata)
+    warehouse = Warehouse(server, scratch_database_name("leads_restart"))
+    try:
+        warehouse.create()
+        monkeypatch.setenv("AIRFLOW_CONN_LEADS_WAREHOUSE", warehouse.airflow_conn)
+        yield warehouse
+    finally:
+        try:
+            warehouse.drop()
+        finally:
+            server.stop()
+            shutil.rmtree(pgdata.parent, ignore_errors=True)
+
+
+def test_warehouse_restart_and_outage_mid_window(runner, private_warehouse, clean_sandbox):
+    assert os.environ["AIRFLOW_CONN_LEADS_WAREHOUSE"] == private_warehouse.airflow_conn
+    scenarios = tuple(s for s in SCENARIOS if s.action in WAREHOUSE_ACTIONS)
+    matrix = Matrix(clean_sandbox, private_warehouse, runner, pg=_pg_control(private_warehouse.server))
+
+    cells = matrix.run(scenarios)
+
+    assert [c.scenario for c in cells] == [s.name for s in scenarios] * len(registered_streams())
+    check(cells)
+    restarted = [c for c in cells if "restart" in c.scenario]
+    assert all(c.outcome == "landed exactly" for c in restarted), "the DAG's own retry completes the window"
