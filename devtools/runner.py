@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import signal
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,22 +38,33 @@ class InProcessRunner:
         self.dagbag = DagBag(dag_folder=str(DAGS))
         if self.dagbag.import_errors:
             raise RuntimeError(f"DAG import errors: {self.dagbag.import_errors}")
+        # A run's conf is folded into the in-memory params of the DAG and its tasks: keep the defaults
+        # to restore before each run, as a fresh worker process would start from them.
+        self._params = {
+            dag_id: (copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks})
+            for dag_id, dag in self.dagbag.dags.items()
+        }
         if retry_delay is not None:
             for dag in self.dagbag.dags.values():
                 for task in dag.tasks:
                     task.retry_delay = retry_delay
                     task.retry_exponential_backoff = 0
 
-    def run_window(self, dag_id: str, window: Window) -> WindowRun:
+    def run_window(self, dag_id: str, window: Window, conf: dict | None = None) -> WindowRun:
         """Run ``dag_id`` for ``window`` as a manual run and return its state.
 
         :param dag_id: A DAG of this project.
         :param window: The data interval the run must cover.
+        :param conf: The run's conf, e.g. ``{"fail_on_quarantine": True}`` to set DAG params.
         """
         dag = self.dagbag.get_dag(dag_id)
+        dag_params, task_params = self._params[dag_id]
+        dag.params = copy.deepcopy(dag_params)
+        for task in dag.tasks:
+            task.params = copy.deepcopy(task_params[task.task_id])
         handler = signal.getsignal(signal.SIGTERM)
         try:
-            dag_run = dag.test(logical_date=logical_date_for(window, "manual"))
+            dag_run = dag.test(logical_date=logical_date_for(window, "manual"), run_conf=conf)
         finally:
             # dag.test installs a SIGTERM handler that swallows the signal after on_kill.
             signal.signal(signal.SIGTERM, handler)

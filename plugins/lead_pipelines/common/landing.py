@@ -259,7 +259,7 @@ def land_pages(
     except LandingError:
         raise
     except psycopg.Error as exc:
-        raise _warehouse_error(target, exc, page_no) from None
+        raise _warehouse_error(target, exc, page_no, result.pages) from None
     result.inserted, result.updated, result.stale = inserted, updated, stale
     result.unchanged = distinct - inserted - updated - stale
     return result
@@ -317,7 +317,7 @@ def _quarantine(cur: psycopg.Cursor, target: Target, run_id: int, items: list[_Q
         result.quarantine_reasons[item.reason] = result.quarantine_reasons.get(item.reason, 0) + 1
 
 
-def _warehouse_error(target: Target, exc: psycopg.Error, page_no: int) -> LandingError:
+def _warehouse_error(target: Target, exc: psycopg.Error, page_no: int, staged: int) -> LandingError:
     """Describe a PostgreSQL failure by its class and primary message: its detail may quote a record."""
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
@@ -327,5 +327,8 @@ def _warehouse_error(target: Target, exc: psycopg.Error, page_no: int) -> Landin
     else:
         detail = f"the warehouse refused the landing ({type(exc).__name__}{f' {sqlstate}' if sqlstate else ''}"
         detail += f": {primary})" if primary else ")"
-    where = f" after staging {page_no} page(s)" if page_no else ""
+    if page_no > staged:
+        return target.error(f"{detail} while staging this page; nothing of this window was landed",
+                            page=page_no, cls=WarehouseError)
+    where = f" after staging {staged} page(s)" if staged else ""
     return target.error(f"{detail}{where}; nothing of this window was landed", cls=WarehouseError)
