@@ -1,0 +1,104 @@
+"""The API key, echoed back by the vendor in every form, is found nowhere we write.
+
+The sandbox here expects a distinctive key and echoes it in error responses: raw, percent-encoded,
+HTML-escaped, JSON-escaped, as the Basic ``Authorization`` value and inside base64. The DAG runs
+through those errors (retried, given up on, rejected) and succeeds once they pass. Then every place
+the package writes is scanned for every form of the key: the task logs (captured output and
+Airflow's log files), XCom and the rest of Airflow's metadata database, the exceptions recorded in
+``ops.sync_runs``, and every table of ``ops`` and ``raw``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import psycopg
+import pytest
+
+from devtools.testing import leadconduit_conn
+from lead_pipelines.common.secrets import secret_forms
+from lead_pipelines.common.windows import Window
+from sandbox.process import SandboxProcess
+
+DAG_ID = "leadconduit_sync"
+KEY = "Zq7/k+y&v=1<x>\"w'%~lp-9f2c"
+WINDOW = Window(datetime(2024, 6, 1, 9, tzinfo=timezone.utc), datetime(2024, 6, 1, 10, tzinfo=timezone.utc))
+
+
+def forms_of(key: str) -> set[str]:
+    """Every form of the key, derived here independently of the redactor, plus its own oracle."""
+    basic = base64.b64encode(f"API:{key}".encode()).decode()
+    forms = {
+        key, quote(key, safe=""), quote(key), quote_plus(key), html.escape(key), html.escape(key, quote=False),
+        json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=True)[1:-1], basic, f"Basic {basic}",
+        base64.b64encode(key.encode()).decode(), base64.urlsafe_b64encode(key.encode()).decode(),
+    }
+    return forms | set(secret_forms(key))
+
+
+@pytest.fixture
+def echoing_sandbox(clean_warehouse, monkeypatch):
+    with SandboxProcess(seed=7, start="2024-06-01T00:00:00Z", end="2024-06-02T00:00:00Z", events_per_hour=1500,
+                        leadconduit_api_key=KEY) as proc:
+        monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", leadconduit_conn(proc.leadconduit_url, KEY))
+        yield proc
+
+
+def scan(text: str, where: str, forms: set[str]) -> list[str]:
+    return [f"{where}: {form!r}" for form in forms if form in text]
+
+
+def test_the_key_echoed_in_every_form_is_found_nowhere(runner, echoing_sandbox, clean_warehouse, capfd, caplog):
+    client = echoing_sandbox.client
+    client.add_fault("leadconduit", "echo", path="/events", after=1, times=1, status=500)
+    client.add_fault("leadconduit", "echo_html", path="/events", after=1, times=1, status=503)
+    client.add_fault("leadconduit", "echo", path="/events/stats", times=1, status=502)
+    ok = runner.run_window(DAG_ID, WINDOW)
+    client.clear_faults()
+    client.add_fault("leadconduit", "echo", path="/events", after=1, times=-1, status=500)
+    gave_up = runner.run_window(DAG_ID, WINDOW)
+    client.clear_faults()
+    client.add_fault("leadconduit", "echo", path="/events", times=-1, status=401)
+    rejected = runner.run_window(DAG_ID, WINDOW)
+    client.clear_faults()
+
+    assert (ok.state, gave_up.state, rejected.state) == ("success", "failed", "failed")
+    echoed = [r for r in client.requests("leadconduit") if r["fault"] in ("echo", "echo_html")]
+    # 3 in the run that succeeds, 3 + 3 + 3 + 3 over the four tries that give up, 1 rejected at once.
+    assert len(echoed) == 3 + 12 + 1, "the sandbox really echoed the key, on every try"
+    errors = [r["error"] for r in clean_warehouse.runs() if r["error"]]
+    assert any("HTTP 500" in e and "gave up after 3 attempts" in e for e in errors)
+    assert any("HTTP 401" in e for e in errors)
+
+    forms = forms_of(KEY)
+    found: list[str] = []
+    out, err = capfd.readouterr()
+    found += scan(out + err + caplog.text, "task output", forms)
+    home = Path(os.environ["AIRFLOW_HOME"])
+    for path in home.rglob("*"):
+        if path.is_file() and path.suffix in (".log", ".json", ".txt", ""):
+            found += scan(path.read_text(errors="replace"), str(path), forms)
+    with sqlite3.connect(home / "airflow.db") as meta:
+        tables = [t for (t,) in meta.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert "xcom" in tables
+        xcoms = meta.execute("SELECT count(*) FROM xcom WHERE dag_id = ?", (DAG_ID,)).fetchone()[0]
+        assert xcoms > 0, "the successful run pushed its counts"
+        for table in tables:
+            for row in meta.execute(f'SELECT * FROM "{table}"'):
+                found += scan(" ".join(map(repr, row)), f"airflow.{table}", forms)
+    with psycopg.connect(clean_warehouse.conninfo) as conn:
+        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                              "WHERE table_schema IN ('ops', 'raw')").fetchall()
+        assert ("ops", "sync_runs") in tables and ("ops", "quarantine") in tables
+        for schema, table in tables:
+            for (row,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" AS t'):
+                found += scan(row, f"{schema}.{table}", forms)
+
+    assert not found, f"the key leaked: {found[:10]}"
