@@ -59,6 +59,8 @@ FAULTS = [
     pytest.param({"kind": "malformed"}, id="malformed-200"),
     pytest.param({"kind": "reset"}, id="tcp-reset"),
     pytest.param({"kind": "slow", "delay": 1.5}, id="slow-read-timeout"),
+    pytest.param({"kind": "truncated"}, id="body-cut-short-of-content-length"),
+    pytest.param({"kind": "429", "retry_after": -1}, id="429-without-retry-after"),
 ]
 
 
@@ -335,3 +337,41 @@ def test_a_hook_looks_its_connection_up_once(sandbox, monkeypatch):
 
     assert lookups == ["leadconduit_default"]
     assert hook.stats.requests == 2
+
+
+def test_a_redirect_loop_fails_clearly_after_a_few_hops(lc):
+    lc.client.add_fault("leadconduit", "redirect_loop", path="/events", times=-1)
+    hook = LeadConduitHook(sleep=pytest.fail)
+
+    with pytest.raises(VendorRejectedError) as excinfo:
+        fetch(hook)
+
+    assert str(excinfo.value).startswith(WHERE)
+    assert "more than 5 redirects (a redirect loop)" in str(excinfo.value)
+    sent = events_log(lc, expect=6)
+    assert len(sent) == 6 and {r["status"] for r in sent} == {302}, "the first call and five hops, then stop"
+    assert all(r["auth"] == "ok" for r in sent), "same-host hops keep their credentials"
+
+
+def test_a_redirect_to_another_host_is_not_followed(lc):
+    lc.client.add_fault("leadconduit", "redirect_host", path="/events", times=1)
+    hook = LeadConduitHook(sleep=pytest.fail)
+
+    with pytest.raises(VendorRejectedError) as excinfo:
+        fetch(hook)
+
+    message = str(excinfo.value)
+    assert message.startswith(WHERE) and "HTTP 302: redirected to another host (http://redirected.invalid)" in message
+    assert len(events_log(lc)) == 1, "nothing was sent after the redirect"
+    assert hook.stats.requests == 1
+
+
+def test_a_page_body_that_is_not_the_promised_shape_is_retried(lc):
+    lc.client.add_fault("leadconduit", "html", path="/events", times=1, status=200)
+    waits: list[float] = []
+    hook = LeadConduitHook(sleep=waits.append)
+
+    page = hook.request_page("GET", "/events", params=PARAMS, window=WINDOW, page=1)
+
+    assert len(page) == 3 and len(waits) == 1
+    assert len(page.raw) == 3 and all(raw.startswith(b'{"id":"') for raw in page.raw)
