@@ -26,6 +26,8 @@ START = datetime(2024, 6, 1, tzinfo=timezone.utc)
 END = START + timedelta(days=1)
 EVENTS_PER_HOUR = 400
 DEMO_DB = "leads_demo"
+#: An id that is a float, and keys jsonb would merge (NUL and U+FFFD): both go to ops.quarantine.
+ODD_RECORDS = (b'{"id":1.5,"type":"source"}', b'{"id":"odd-keys","k\\u0000":1,"k\\ufffd":2}')
 
 
 def _stop_on_sigterm() -> None:
@@ -87,6 +89,8 @@ def _run(sandbox, began: float) -> int:
     # Faults a real vendor throws now and then: the hook retries them, honouring Retry-After.
     sandbox.client.add_fault("leadconduit", "429", path="/events", after=3, times=1, retry_after=1)
     sandbox.client.add_fault("leadconduit", "503", path="/events", after=10, times=1)
+    # Two records the warehouse cannot hold faithfully: quarantined with their bytes, the window lands.
+    sandbox.client.leadconduit_inject([{"raw": raw.decode(), "ts": "2024-06-01T12:30:00Z"} for raw in ODD_RECORDS])
     print(f"airflow: running leadconduit_sync over {len(windows)} hourly windows {windows[0].start:%Y-%m-%d %H:%M} "
           f"to {windows[-1].end:%Y-%m-%d %H:%M} UTC (a 429 and a 503 are injected on the way)", flush=True)
     failed = [w for w in windows if runner.run_window("leadconduit_sync", w).state != "success"]
@@ -100,6 +104,7 @@ def _run(sandbox, began: float) -> int:
         last_rerun = conn.execute(
             "SELECT inserted, updated, unchanged FROM ops.sync_runs ORDER BY run_id DESC LIMIT 1"
         ).fetchone()
+        quarantined = conn.execute("SELECT raw, reason FROM ops.quarantine ORDER BY quarantine_id").fetchall()
 
     header = ("stream", "windows", "runs", "records", "inserted", "updated", "unchanged", "quarantined", "retries",
               "waited s", "seconds")
@@ -115,10 +120,14 @@ def _run(sandbox, began: float) -> int:
     print()
     print(f"re-run of {windows[0]}: inserted {last_rerun[0]}, updated {last_rerun[1]}, unchanged {last_rerun[2]}")
     records, inserted = (rows[0][3], rows[0][4]) if rows else (0, 0)
-    ok = not failed and landed == truth["count"] == inserted == records
+    kept = sorted(bytes(raw) for raw, _ in quarantined) == sorted(ODD_RECORDS)
+    for raw, reason in quarantined:
+        print(f"quarantined ({len(bytes(raw))} bytes, kept as sent): {reason}")
+    ok = not failed and kept and landed == truth["count"] == inserted == records - len(ODD_RECORDS)
     verdict = "MATCH" if ok else "MISMATCH"
-    print(f"sandbox ground truth: {truth['count']} events; raw.leadconduit_events holds {landed} rows; "
-          f"summary records {records}, inserted {inserted}: {verdict}")
+    print(f"sandbox ground truth: {truth['count']} events + {len(ODD_RECORDS)} odd records; raw.leadconduit_events "
+          f"holds {landed} rows, ops.quarantine {len(quarantined)}; summary records {records}, inserted {inserted}: "
+          f"{verdict}")
     if failed:
         print(f"failed windows: {', '.join(map(str, failed))}")
     print(f"demo finished in {time.monotonic() - began:.0f}s")
