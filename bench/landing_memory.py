@@ -34,7 +34,7 @@ def child(start: str, end: str) -> None:
     """Land one window in this process and print one JSON line of measurements."""
     import airflow.sdk  # noqa: F401 - a task process has Airflow loaded before it lands anything
 
-    from lead_pipelines.common.landing import field_record_id
+    from lead_pipelines.common.landing import RecordRules, Target
     from lead_pipelines.common.sync import sync_window
     from lead_pipelines.common.windows import Window
     from lead_pipelines.leadconduit.hook import LeadConduitHook
@@ -44,11 +44,9 @@ def child(start: str, end: str) -> None:
     hook = LeadConduitHook()
     baseline = _rss_mb()
     began = time.perf_counter()
-    summary = sync_window(
-        vendor=SOURCE.vendor, stream=EVENTS.name, table=SOURCE.raw_table(EVENTS), window=window,
-        pages=lambda: hook.iter_events(window), record_id=field_record_id(EVENTS.record_id_field),
-        http_stats=hook.stats,
-    )
+    target = Target(SOURCE.vendor, SOURCE.display_name, EVENTS.name, EVENTS.endpoint, SOURCE.raw_table(EVENTS), window)
+    rules = RecordRules(id_field=EVENTS.record_id_field, time_field=EVENTS.time_field, time_unit=EVENTS.time_unit)
+    summary = sync_window(target=target, pages=lambda: hook.iter_events(window), http_stats=hook.stats, rules=rules)
     seconds = time.perf_counter() - began
     print(json.dumps({
         "window": str(window), "records": summary.landing.records, "inserted": summary.landing.inserted,
