@@ -13,7 +13,7 @@ flagged with a reason (the landing quarantines them); a body that is not JSON ra
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from json import JSONDecodeError
@@ -287,32 +287,11 @@ def _depth(raw: bytes) -> int:
     return _true_depth(raw.decode("utf-8", "surrogateescape"))
 
 
-def _true_depth(text: str) -> int:
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _skip(text: str, index: int) -> int:
-    """Return the index after the JSON value at ``index`` without decoding it (too deep to decode)."""
+def _brackets(text: str, start: int = 0) -> Iterator[tuple[int, int]]:
+    """Yield ``(position, depth after it)`` for each bracket outside strings, from ``start``."""
     depth = 0
     in_string = escaped = False
-    for position in range(index, len(text)):
+    for position in range(start, len(text)):
         char = text[position]
         if in_string:
             if escaped:
@@ -325,10 +304,21 @@ def _skip(text: str, index: int) -> int:
             in_string = True
         elif char in "[{":
             depth += 1
+            yield position, depth
         elif char in "]}":
             depth -= 1
-            if depth == 0:
-                return position + 1
+            yield position, depth
+
+
+def _true_depth(text: str) -> int:
+    return max((depth for _, depth in _brackets(text)), default=0)
+
+
+def _skip(text: str, index: int) -> int:
+    """Return the index after the JSON value at ``index`` without decoding it (too deep to decode)."""
+    for position, depth in _brackets(text, index):
+        if depth == 0:
+            return position + 1
     raise PageDecodeError("a record is cut off")
 
 
