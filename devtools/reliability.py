@@ -230,14 +230,18 @@ class Matrix:
         if action == "run":
             return self.runner.run_window(case.dag_id, self.window).state == "success"
         if action == "pg_restart":
-            with self._when_copying(case, self.pg.restart):
-                return self.runner.run_window(case.dag_id, self.window).state == "success"
+            with self._when_copying(case, self.pg.restart) as acted:
+                state = self.runner.run_window(case.dag_id, self.window).state
+            if not acted.is_set():
+                raise RuntimeError("the landing was never caught streaming: PostgreSQL was not restarted")
+            return state == "success"
         if action == "pg_down":
             done = threading.Event()
-            with self._when_copying(case, self.pg.stop, after=lambda: (done.wait(120), self.pg.start())):
+            with self._when_copying(case, self.pg.stop, after=lambda: (done.wait(120), self.pg.start())) as acted:
                 state = self.runner.run_window(case.dag_id, self.window).state
                 done.set()
-            cell.note = "failure recorded by the next run" if self._abandoned() else ""
+            if not acted.is_set():
+                raise RuntimeError("the landing was never caught streaming: PostgreSQL was not stopped")
             return state == "success"
         if action == "kill_between_pages":
             self._kill_subprocess_run(case, until=lambda log, _: "page 1 staged" in log)
@@ -257,9 +261,13 @@ class Matrix:
 
     @contextmanager
     def _when_copying(self, case: StreamCase, act: Callable[[], None],
-                      after: Callable[[], Any] | None = None) -> Iterator[None]:
-        """Call ``act`` from a thread once the landing is streaming its pages (COPY in progress)."""
+                      after: Callable[[], Any] | None = None) -> Iterator[threading.Event]:
+        """Call ``act`` from a thread once the landing is streaming its pages (COPY in progress).
+
+        Yields an event that is set once ``act`` has run.
+        """
         stop = threading.Event()
+        acted = threading.Event()
 
         def watch() -> None:
             deadline = time.monotonic() + 60
@@ -271,6 +279,7 @@ class Matrix:
                     rows = [(0,)]
                 if rows[0][0]:
                     act()
+                    acted.set()
                     if after is not None:
                         after()
                     return
@@ -279,7 +288,7 @@ class Matrix:
         thread = threading.Thread(target=watch, daemon=True)
         thread.start()
         try:
-            yield
+            yield acted
         finally:
             stop.set()
             thread.join(180)
