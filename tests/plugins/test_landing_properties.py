@@ -22,7 +22,7 @@ from itertools import count
 import orjson
 import psycopg
 import pytest
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, Phase, event, example, given, note, settings
 from hypothesis import strategies as st
 
 from devtools.testing import RAW_TABLE
@@ -120,7 +120,7 @@ JSON_VALUES = st.recursive(
         st.builds(_object, st.dictionaries(TEXT, children, max_size=4), st.sampled_from(STRING_STYLES),
                   st.sampled_from(SEPARATORS)),
     ),
-    max_leaves=8,
+    max_leaves=6,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class Version:
     """One version of a record, exactly as the vendor sends it."""
 
     raw: bytes
-    updated_ms: int | None  # what the landing must read from updated_at (None: no update time)
+    updated_us: int | None  # epoch microseconds of its updated_at, exactly (None: no update time)
 
     @property
     def hash(self) -> str:
@@ -154,14 +154,18 @@ class Record:
     versions: tuple[Version, ...]
 
 
-def iso_text(ms: int, style: str) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+def moment_of(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)
+
+
+def iso_text(us: int, style: str, timespec: str) -> str:
+    """The same instant written as vendors do: ``Z``, ``+00:00`` or another offset."""
+    moment = moment_of(us)
     if style == "Z":
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
     if style == "+00:00":
-        return moment.isoformat(timespec="milliseconds")
-    local = moment.astimezone(timezone(timedelta(hours=5, minutes=30)))
-    return local.isoformat(timespec="milliseconds")
+        return moment.isoformat(timespec=timespec)
+    return moment.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(timespec=timespec)
 
 
 #: Values orjson writes back byte for byte: such pages take the landing's fast path.
@@ -169,7 +173,7 @@ PLAIN_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=False, allow_infinity=False),
               TEXT),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
-    max_leaves=8,
+    max_leaves=6,
 )
 
 
@@ -211,7 +215,12 @@ IDS = st.one_of(TEXT_IDS, INT_IDS.map(str))
 
 
 @st.composite
-def truths(draw, *, max_versions: int) -> list[Record]:
+def truths(draw, *, max_versions: int, timespec: str = "milliseconds") -> list[Record]:
+    """Records with unique ids (by the id rule), each with 1..max_versions versions in time order.
+
+    :param timespec: Precision of ``updated_at``: ``milliseconds`` (versions at least 1 ms apart) or
+        ``microseconds`` (versions often less than 1 ms apart).
+    """
     size = draw(st.integers(0, 16))
     rids = draw(st.lists(IDS, min_size=size, max_size=size, unique=True))
     records = []
@@ -223,11 +232,14 @@ def truths(draw, *, max_versions: int) -> list[Record]:
         if max_versions == 1:
             versions.append(Version(draw(record_text(rid, ts, None)), None))
         else:
-            offsets = sorted(draw(st.lists(st.integers(0, 10**8), min_size=n, max_size=n, unique=True)))
-            for offset in offsets:
-                updated_ms = ts + offset
-                text = iso_text(updated_ms, draw(st.sampled_from(["Z", "+00:00", "+05:30"])))
-                versions.append(Version(draw(record_text(rid, ts, text)), updated_ms))
+            if timespec == "milliseconds":
+                offsets = st.integers(0, 10**8).map(lambda ms: ms * 1000)
+            else:
+                offsets = st.integers(0, 3000)  # microseconds: versions inside the same millisecond
+            for offset in sorted(draw(st.lists(offsets, min_size=n, max_size=n, unique=True))):
+                updated_us = ts * 1000 + offset
+                text = iso_text(updated_us, draw(st.sampled_from(["Z", "+00:00", "+05:30"])), timespec)
+                versions.append(Version(draw(record_text(rid, ts, text)), updated_us))
         records.append(Record(rid, ts, tuple(versions)))
     return records
 
@@ -282,12 +294,14 @@ class Landing:
 
 
 @st.composite
-def pages_for(draw, truth: list[Record], window: Window, newest_only: bool) -> tuple[list[list[Occurrence]], list[str]]:
-    """The window's records in a random order, split into random pages, with duplicates and empty pages."""
+def pages_for(draw, truth: list[Record], window: Window) -> tuple[list[list[Occurrence]], list[str]]:
+    """The window's records in a random order, split into random pages, with duplicates and empty pages.
+
+    Each copy of a record is any of its versions: the vendor answers with what it holds at the time.
+    """
 
     def version(i: int) -> int:
-        last = len(truth[i].versions) - 1
-        return last if newest_only else draw(st.integers(0, last))
+        return draw(st.integers(0, len(truth[i].versions) - 1))
 
     members = [i for i, record in enumerate(truth) if in_window(record, window)]
     order = draw(st.permutations(members))
@@ -319,7 +333,7 @@ def plans(draw, truth: list[Record], versioned: bool) -> tuple[list[Window], lis
     for w in order:
         window = found[w]
         via = draw(st.sampled_from(["land", "sync"]))
-        pages, seps = draw(pages_for(truth, window, newest_only=False))
+        pages, seps = draw(pages_for(truth, window))
         landing = Landing(window, via, pages, seps)
         if crashes < 4 and draw(st.integers(0, 3)) == 0:
             crashes += 1
@@ -334,7 +348,7 @@ def plans(draw, truth: list[Record], versioned: bool) -> tuple[list[Window], lis
                 landing.stray = (i, draw(st.integers(0, len(truth[i].versions) - 1)))
             plan.append(landing)
             # The retry: now or later, with the vendor paging (and updating) differently.
-            retry_pages, retry_seps = draw(pages_for(truth, window, newest_only=False))
+            retry_pages, retry_seps = draw(pages_for(truth, window))
             retry = Landing(window, draw(st.sampled_from(["land", "sync"])), retry_pages, retry_seps)
             plan.append(retry)
             continue
@@ -382,7 +396,7 @@ class Model:
             for i, v in page:
                 seq += 1
                 record, version = self.truth[i], self.truth[i].versions[v]
-                key = (version.updated_ms is not None, version.updated_ms or 0, seq)
+                key = (version.updated_us is not None, version.updated_us or 0, seq)
                 held = chosen.get(record.rid)
                 if held is None or key > held[0]:
                     chosen[record.rid] = (key, version)
@@ -396,8 +410,8 @@ class Model:
                 written.add(rid)
             elif row.version.hash == version.hash:
                 counts["unchanged"] += 1
-            elif (version.updated_ms is not None and row.version.updated_ms is not None
-                  and version.updated_ms < row.version.updated_ms):
+            elif (version.updated_us is not None and row.version.updated_us is not None
+                  and version.updated_us < row.version.updated_us):
                 counts["stale"] += 1
             else:
                 row.version, row.last_run_id, row.change_count = version, run_id, row.change_count + 1
@@ -425,29 +439,43 @@ def page_bodies(truth: list[Record], landing: Landing) -> list[bytes]:
     ]
 
 
-def run_plan(warehouse, truth: list[Record], plan: list[Landing], rules: RecordRules) -> Model:
+def reset(check: psycopg.Connection) -> None:
+    """Empty the raw and ops tables (as ``Warehouse.reset``, on the open superuser connection)."""
+    tables = check.execute("""
+        SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('raw', 'ops') AND c.relkind IN ('r', 'p')
+          AND (n.nspname, c.relname) <> ('ops', 'schema_migrations')
+    """).fetchall()
+    check.execute(f"TRUNCATE {', '.join(t for (t,) in tables)} RESTART IDENTITY")
+
+
+def takes_fast_path(body: bytes) -> bool:
+    """Whether orjson writes the page back byte for byte (the landing's fast path), for statistics."""
+    try:
+        return b"[" + b",".join(orjson.dumps(r) for r in orjson.loads(body)) + b"]" == body
+    except orjson.JSONDecodeError:
+        return False
+
+
+def run_plan(check: psycopg.Connection, truth: list[Record], plan: list[Landing], rules: RecordRules) -> Model:
     """Land the plan, checking the warehouse against the model after every landing; return the model."""
-    warehouse.reset()
+    reset(check)
     model = Model(truth)
     event(f"{len(truth) // 5 * 5}+ records, {len(plan) // 5 * 5}+ landings")
     direct_runs = count(1_000_001)
-    with psycopg.connect(warehouse.conninfo, autocommit=True) as check, connect() as conn:
+    before: dict[str, tuple] = {}
+    with connect() as conn:
         for step, landing in enumerate(plan):
             note(f"step {step}: {landing!r}")
             event(f"landing via {landing.via}, crash {landing.crash}")
-            before = snapshot(check)
             bodies = page_bodies(truth, landing)
 
             def pages(bodies=bodies, landing=landing):
                 for number, body in enumerate(bodies):
                     if landing.crash == "pages" and number == landing.crash_after:
                         raise VendorWentAway(f"vendor went away after {number} page(s)")
-                    try:
-                        fast = b"[" + b",".join(orjson.dumps(r) for r in orjson.loads(body)) + b"]" == body
-                    except orjson.JSONDecodeError:
-                        fast = False
                     if body != b"[]":
-                        event(f"page path fast={fast}")
+                        event(f"page path fast={takes_fast_path(body)}")
                     yield decode_page(body)
                 if landing.crash == "pages":
                     raise VendorWentAway("vendor went away after the last page")
@@ -488,34 +516,35 @@ def run_plan(warehouse, truth: list[Record], plan: list[Landing], rules: RecordR
             untouched = {rid: values[4:] for rid, values in before.items() if rid not in written}
             assert {rid: after[rid][4:] for rid in untouched} == untouched, (
                 f"step {step}: a row not written by the model moved (xmin or last_loaded_at)")
+            before = after
     return model
 
 
-def assert_payloads_exact(warehouse, model: Model) -> None:
+def assert_payloads_exact(check: psycopg.Connection, model: Model) -> None:
     """Every row's payload is the record as the vendor sent it: same jsonb, same numbers, same hash."""
     ids = list(model.rows)
     raws = [row.version.raw.decode("utf-8") for row in model.rows.values()]
-    wrong = warehouse.query(
+    wrong = check.execute(
         f"SELECT u.id FROM unnest(%s::text[], %s::text[]) AS u(id, raw) "
         f"LEFT JOIN {RAW_TABLE} AS r ON r.record_id = u.id "
         f"WHERE r.record_id IS NULL OR r.payload <> u.raw::jsonb OR r.payload::text <> u.raw::jsonb::text "
         f"OR r.payload_hash <> md5(u.raw)",
         (ids, raws),
-    )
+    ).fetchall()
     assert wrong == []
-    stored = dict(warehouse.query(f"SELECT record_id, payload::text FROM {RAW_TABLE}"))
+    stored = dict(check.execute(f"SELECT record_id, payload::text FROM {RAW_TABLE}").fetchall())
     assert stored.keys() == model.rows.keys()
     for rid, row in model.rows.items():
         assert json.loads(stored[rid], parse_float=Decimal) == json.loads(row.version.raw, parse_float=Decimal)
-    assert warehouse.query("SELECT count(*) FROM ops.quarantine") == [(0,)]
+    assert check.execute("SELECT count(*) FROM ops.quarantine").fetchall() == [(0,)]
 
 
-def assert_audit(warehouse, plan: list[Landing]) -> None:
+def assert_audit(check: psycopg.Connection, plan: list[Landing]) -> None:
     """One audit row per sync_window call, failed exactly where the landing crashed."""
-    statuses = [row["status"] for row in warehouse.runs()]
+    statuses = [status for (status,) in check.execute("SELECT status FROM ops.sync_runs ORDER BY run_id")]
     assert statuses == ["failed" if landing.crash else "success" for landing in plan if landing.via == "sync"]
     landed = {(landing.window.start, landing.window.end) for landing in plan if landing.via == "sync" and not landing.crash}
-    assert set(warehouse.query("SELECT window_start, window_end FROM ops.sync_windows")) == landed
+    assert set(check.execute("SELECT window_start, window_end FROM ops.sync_windows").fetchall()) == landed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -531,17 +560,28 @@ def unchanged_vendor(draw):
 
 
 @st.composite
-def updating_vendor(draw):
-    truth = draw(truths(max_versions=3))
+def updating_vendor(draw, timespec: str = "milliseconds"):
+    truth = draw(truths(max_versions=3, timespec=timespec))
     windows_, plan = draw(plans(truth, versioned=True))
     return truth, windows_, plan
 
 
+@pytest.fixture(scope="module")
+def check(warehouse):
+    """A superuser connection of the scratch warehouse (autocommit) to reset and read it."""
+    with psycopg.connect(warehouse.conninfo, autocommit=True) as connection:
+        yield connection
+
+
+# A failing example is shrunk for up to five minutes (Hypothesis' own limit): more than the suite's
+# default timeout, which would kill the test before it prints the minimal example. Passing runs take
+# seconds.
+@pytest.mark.timeout(900)
 @PROPERTY_SETTINGS
-@given(unchanged_vendor())
-def test_any_pages_windows_order_reruns_and_crashes_land_the_same_table(warehouse, scenario):
+@given(scenario=unchanged_vendor())
+def test_any_pages_windows_order_reruns_and_crashes_land_the_same_table(check, scenario):
     truth, _, plan = scenario
-    model = run_plan(warehouse, truth, plan, PLAIN_RULES)
+    model = run_plan(check, truth, plan, PLAIN_RULES)
 
     assert sorted(model.rows) == sorted(record.rid for record in truth), "one row per vendor record"
     first_landing = {}
@@ -550,22 +590,82 @@ def test_any_pages_windows_order_reruns_and_crashes_land_the_same_table(warehous
             for page in landing.pages:
                 for i, _ in page:
                     first_landing.setdefault(truth[i].rid, landing)
-    rows = warehouse.query(f"SELECT record_id, change_count, first_run_id = last_run_id FROM {RAW_TABLE}")
+    assert first_landing.keys() == model.rows.keys()
+    rows = check.execute(f"SELECT record_id, change_count, first_run_id = last_run_id FROM {RAW_TABLE}").fetchall()
     assert len(rows) == len(truth)
     assert all(changes == 0 and same for _, changes, same in rows), "nothing changed at the vendor"
-    assert first_landing.keys() == model.rows.keys()
-    assert_payloads_exact(warehouse, model)
-    assert_audit(warehouse, plan)
+    assert_payloads_exact(check, model)
+    assert_audit(check, plan)
 
 
-@PROPERTY_SETTINGS
-@given(updating_vendor())
-def test_the_newest_version_wins_whatever_the_order(warehouse, scenario):
-    truth, _, plan = scenario
-    model = run_plan(warehouse, truth, plan, UPDATE_RULES)
-
+def assert_newest_versions(check: psycopg.Connection, truth: list[Record], model: Model) -> None:
     assert {rid: row.version for rid, row in model.rows.items()} == {r.rid: r.versions[-1] for r in truth}
-    stored = dict(warehouse.query(f"SELECT record_id, source_updated_at FROM {RAW_TABLE}"))
-    assert stored == {r.rid: datetime.fromtimestamp(r.versions[-1].updated_ms / 1000, timezone.utc) for r in truth}
-    assert_payloads_exact(warehouse, model)
-    assert_audit(warehouse, plan)
+    stored = dict(check.execute(f"SELECT record_id, source_updated_at FROM {RAW_TABLE}").fetchall())
+    assert stored == {r.rid: moment_of(r.versions[-1].updated_us) for r in truth}, "the vendor's update time, exactly"
+
+
+@pytest.mark.timeout(900)
+@PROPERTY_SETTINGS
+@given(scenario=updating_vendor())
+def test_the_newest_version_wins_whatever_the_order(check, scenario):
+    truth, _, plan = scenario
+    model = run_plan(check, truth, plan, UPDATE_RULES)
+
+    assert_newest_versions(check, truth, model)
+    assert_payloads_exact(check, model)
+    assert_audit(check, plan)
+
+
+def _minimal_microsecond_scenario():
+    """Record "a": version 0 updated at 05:00:00.000100Z, version 1 at 05:00:00.000900Z (0.8 ms later).
+
+    The newer version lands first, then the older one: the older one replaces it.
+    """
+    ts = START_MS + 5 * 3_600_000
+    versions = tuple(
+        Version(b'{"id":"a","ts":%d,"v":%d,"updated_at":"%s"}' % (ts, v, iso_text(updated, "Z", "microseconds").encode()),
+                updated)
+        for v, updated in enumerate((ts * 1000 + 100, ts * 1000 + 900))
+    )
+    truth = [Record("a", ts, versions)]
+    window = window_of(300, 360)
+    plan = [Landing(window, "land", [[(0, 1)]], [","]), Landing(window, "land", [[(0, 0)]], [","])]
+    return truth, [window], plan
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (landing.to_epoch_ms/_updated_text): updated_at is cut to whole milliseconds, so two versions "
+           "less than 1 ms apart compare equal and the one landed last wins even when it is older; "
+           "source_updated_at loses the microseconds",
+)
+@settings(PROPERTY_SETTINGS, phases=[Phase.explicit, Phase.generate])  # no shrinking while it is expected to fail
+@example(scenario=_minimal_microsecond_scenario())
+@given(scenario=updating_vendor(timespec="microseconds"))
+def test_the_newest_version_wins_with_microsecond_update_times(check, scenario):
+    truth, _, plan = scenario
+    model = run_plan(check, truth, plan, UPDATE_RULES)
+
+    assert_newest_versions(check, truth, model)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (landing.to_epoch_ms): int(moment.timestamp() * 1000) reads some millisecond times 1 ms low "
+           "(2004-03-08T00:00:00.001Z as .000), so versions 1 ms apart can compare equal and the older one wins",
+)
+def test_versions_one_millisecond_apart_keep_their_order(check):
+    reset(check)
+    window = Window(datetime(2004, 3, 7, 23, tzinfo=timezone.utc), datetime(2004, 3, 8, 1, tzinfo=timezone.utc))
+    target = Target("leadconduit", "LeadConduit", "events", "/events", TABLE, window)
+    older = b'{"id":"a","v":"older","updated_at":"2004-03-08T00:00:00.000Z"}'
+    newer = b'{"id":"a","v":"newer","updated_at":"2004-03-08T00:00:00.001Z"}'
+    rules = RecordRules(updated_field="updated_at", updated_unit="iso")
+    with connect() as conn:
+        for run_id, raw in enumerate((newer, older), start=1):
+            with conn.transaction():
+                land_pages(conn, target, [decode_page(b"[" + raw + b"]")], run_id=run_id, rules=rules)
+
+    assert check.execute(f"SELECT payload->>'v', source_updated_at FROM {RAW_TABLE}").fetchall() == [
+        ("newer", datetime(2004, 3, 8, 0, 0, 0, 1000, tzinfo=timezone.utc))
+    ]
