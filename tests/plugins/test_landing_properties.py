@@ -22,7 +22,7 @@ from itertools import count
 import orjson
 import psycopg
 import pytest
-from hypothesis import HealthCheck, Phase, event, example, given, note, settings
+from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
 from devtools.testing import RAW_TABLE
@@ -633,13 +633,7 @@ def _minimal_microsecond_scenario():
     return truth, [window], plan
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (landing.to_epoch_ms/_updated_text): updated_at is cut to whole milliseconds, so two versions "
-           "less than 1 ms apart compare equal and the one landed last wins even when it is older; "
-           "source_updated_at loses the microseconds",
-)
-@settings(PROPERTY_SETTINGS, phases=[Phase.explicit, Phase.generate])  # no shrinking while it is expected to fail
+@settings(PROPERTY_SETTINGS)
 @example(scenario=_minimal_microsecond_scenario())
 @given(scenario=updating_vendor(timespec="microseconds"))
 def test_the_newest_version_wins_with_microsecond_update_times(check, scenario):
@@ -649,11 +643,6 @@ def test_the_newest_version_wins_with_microsecond_update_times(check, scenario):
     assert_newest_versions(check, truth, model)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (landing.to_epoch_ms): int(moment.timestamp() * 1000) reads some millisecond times 1 ms low "
-           "(2004-03-08T00:00:00.001Z as .000), so versions 1 ms apart can compare equal and the older one wins",
-)
 def test_versions_one_millisecond_apart_keep_their_order(check):
     reset(check)
     window = Window(datetime(2004, 3, 7, 23, tzinfo=timezone.utc), datetime(2004, 3, 8, 1, tzinfo=timezone.utc))

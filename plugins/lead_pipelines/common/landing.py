@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -136,25 +136,43 @@ def record_id_of(record: Any, id_field: str = "id") -> tuple[str | None, str | N
     return None, f"its {id_field!r} is {kind_of(value)} (ids must be text or integers)"
 
 
-def to_epoch_ms(value: Any, unit: str) -> int | None:
-    """Return a record time as epoch milliseconds, or None when it cannot be read.
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+
+
+def to_datetime(value: Any, unit: str) -> datetime | None:
+    """Return a record time as an aware datetime, exactly (no float rounding), or None when unreadable.
 
     :param value: The field's value.
-    :param unit: ``ms``, ``s`` or ``iso``.
+    :param unit: ``ms`` or ``s`` (epoch numbers) or ``iso`` (ISO 8601 text; no offset means UTC).
     """
     if unit == "iso":
         if not isinstance(value, str):
             return None
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return int(moment.timestamp() * 1000)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return None
-    return int(value * 1000) if unit == "s" else int(value)
+    micros = Decimal(str(value)) * (1000 if unit == "ms" else 1_000_000)
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros))
+    except (OverflowError, ValueError, ArithmeticError):
+        return None
+
+
+def to_epoch_ms(value: Any, unit: str) -> int | None:
+    """Return a record time as whole epoch milliseconds (floor), or None when it cannot be read.
+
+    :param value: The field's value.
+    :param unit: ``ms``, ``s`` or ``iso``.
+    """
+    if unit == "ms" and isinstance(value, int) and not isinstance(value, bool):
+        return value  # the common case, kept cheap
+    moment = to_datetime(value, unit)
+    return None if moment is None else (moment - _EPOCH) // _MS
 
 
 def _storable(text: str | None) -> str | None:
@@ -171,10 +189,10 @@ def _storable(text: str | None) -> str | None:
 def _updated_text(record: dict[str, Any], rules: RecordRules) -> bytes:
     if rules.updated_field is None:
         return b"\\N"
-    ms = to_epoch_ms(record.get(rules.updated_field), rules.updated_unit)
-    if ms is None:
+    moment = to_datetime(record.get(rules.updated_field), rules.updated_unit)
+    if moment is None:
         return b"\\N"
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().encode()
+    return moment.isoformat().encode()
 
 
 def _copy_payload(raw: bytes) -> bytes:
