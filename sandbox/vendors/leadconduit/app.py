@@ -64,7 +64,8 @@ class LeadConduitApp:
         """
         self._api_key = api_key
         self.store = EventStore(config.seed, config.start_ms, config.end_ms,
-                                config.events_per_hour)
+                                config.events_per_hour,
+                                config.options.get("leadconduit_max_cached_events", 200_000))
         self.revision = Revision()
         self.injected = InjectedRecords()
         self._reports: dict[str, dict[str, Any]] = {}
