@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.synced
 
-.PHONY: install demo test bench migrate reliability clean
+.PHONY: install demo test bench bench-smoke migrate reliability clean
 
 $(UV):
 	$(PYTHON) -m venv $(STATE)/tools
@@ -26,8 +26,11 @@ demo: $(SYNCED)  ## land LeadConduit from the sandbox into an embedded warehouse
 test: $(SYNCED)  ## run every test (real PostgreSQL at 127.0.0.1:5432, or an embedded one)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(SYNCED)  ## benchmarks: landing memory and throughput
-	$(PY) -m bench.landing_memory
+bench: $(SYNCED)  ## side by side with raw COPY, stock Airflow and dlt (100,000 events, 3 repeats): bench/results/latest.*
+	$(PY) -m bench.run --uv $(UV) $(BENCH_ARGS)
+
+bench-smoke: $(SYNCED)  ## the bench at a tiny size, one repeat (make test runs it too); results under .state/bench/smoke
+	$(PY) -m bench.run --uv $(UV) --smoke --results-dir $(STATE)/bench/smoke $(BENCH_ARGS)
 
 reliability: $(SYNCED)  ## fault matrix: every sandbox fault, warehouse restart and kill, on every registered stream
 	$(PY) -m devtools.reliability $(RELIABILITY_ARGS)
