@@ -1,8 +1,8 @@
--- The newest copy of a record within the window wins (by the vendor's update time where the stream
+-- The newest copy of a record within the window wins (and decides whether the vendor's count includes it) (by the vendor's update time where the stream
 -- has one, else the last one sent). Unchanged records (same hash of the vendor's bytes) are not
 -- written; a version older than the stored one (stale) is not written either.
 WITH src AS (
-    SELECT DISTINCT ON (record_id) record_id, payload, payload_hash, source_updated_at
+    SELECT DISTINCT ON (record_id) record_id, payload, payload_hash, source_updated_at, counted
     FROM {stage}
     ORDER BY record_id, source_updated_at DESC NULLS LAST, seq DESC
 ), compared AS (
@@ -16,7 +16,7 @@ WITH src AS (
     INSERT INTO {table} AS t
         (record_id, payload, payload_hash, first_loaded_at, first_run_id, last_loaded_at, last_run_id,
          source_updated_at)
-    SELECT record_id, payload::jsonb, payload_hash, now(), %(run_id)s, now(), %(run_id)s, source_updated_at
+    SELECT record_id, payload, payload_hash, now(), %(run_id)s, now(), %(run_id)s, source_updated_at
     FROM compared
     WHERE is_new OR (is_changed AND NOT is_stale)
     ON CONFLICT (record_id) DO UPDATE
@@ -35,5 +35,5 @@ SELECT (SELECT count(*) FROM src)                                        AS dist
        count(*) FILTER (WHERE inserted)                                  AS inserted,
        count(*) FILTER (WHERE NOT inserted)                              AS updated,
        (SELECT count(*) FROM compared WHERE is_changed AND is_stale)     AS stale,
-       (SELECT count(DISTINCT record_id) FROM {stage} WHERE counted)     AS counted
+       (SELECT count(*) FROM src WHERE counted)                          AS counted
 FROM merged

@@ -469,13 +469,16 @@ def run_plan(check: psycopg.Connection, truth: list[Record], plan: list[Landing]
             note(f"step {step}: {landing!r}")
             event(f"landing via {landing.via}, crash {landing.crash}")
             bodies = page_bodies(truth, landing)
+            # Recorded here: sync_window reads pages on a read-ahead thread, where hypothesis
+            # cannot record events.
+            for body in bodies:
+                if body != b"[]":
+                    event(f"page path fast={takes_fast_path(body)}")
 
             def pages(bodies=bodies, landing=landing):
                 for number, body in enumerate(bodies):
                     if landing.crash == "pages" and number == landing.crash_after:
                         raise VendorWentAway(f"vendor went away after {number} page(s)")
-                    if body != b"[]":
-                        event(f"page path fast={takes_fast_path(body)}")
                     yield decode_page(body)
                 if landing.crash == "pages":
                     raise VendorWentAway("vendor went away after the last page")

@@ -29,6 +29,7 @@ from lead_pipelines.common.errors import (
 )
 from lead_pipelines.common.http_hook import HttpStats
 from lead_pipelines.common.landing import LandingResult, RecordRules, Target, land_pages
+from lead_pipelines.common.prefetch import read_ahead
 from lead_pipelines.common.records import Page
 from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID, connect, statement
 
@@ -235,7 +236,9 @@ def _land(conn, target: Target, pages, rules: RecordRules, checks: Checks, curso
 
     try:
         with conn.transaction():
-            result = land_pages(conn, target, pages(), run_id=summary.run_id, rules=rules, on_page=progress)
+            # The next page is fetched and decoded while the current one streams into PostgreSQL.
+            result = land_pages(conn, target, read_ahead(pages(), name=f"{target.vendor}-{target.stream}-pages"),
+                                run_id=summary.run_id, rules=rules, on_page=progress)
             summary.landing = result
             _check(target, checks, result, summary)
             summary.duration_seconds = time.monotonic() - started
