@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
-from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID
+from lead_pipelines.common.settings import WAREHOUSE_CONN_ID
 
 if TYPE_CHECKING:
     from lead_pipelines.common.operators import VendorToWarehouseOperator

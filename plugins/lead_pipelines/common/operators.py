@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from lead_pipelines.common.errors import LeadPipelinesError
-from lead_pipelines.common.landing import RecordRules, Target
-from lead_pipelines.common.sync import Checks, RunInfo, sync_window
-from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID
-from lead_pipelines.common.windows import Window
+from lead_pipelines.common.settings import WAREHOUSE_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from lead_pipelines.common.http_hook import VendorHttpHook
+    from lead_pipelines.common.landing import RecordRules
     from lead_pipelines.common.records import Page
     from lead_pipelines.common.settings import SourceSettings, StreamSettings
+    from lead_pipelines.common.windows import Window
 
 #: DAG params every sync DAG offers (the trigger form shows them): the run's checks.
 PARAM_FAIL_ON_QUARANTINE = "fail_on_quarantine"
@@ -73,6 +71,8 @@ class VendorToWarehouseOperator(BaseOperator):
 
     def record_rules(self) -> RecordRules:
         """Return the stream's id, time and count rules, from its settings."""
+        from lead_pipelines.common.landing import RecordRules
+
         stream = self.stream
         has_count = type(self).vendor_count is not VendorToWarehouseOperator.vendor_count
         return RecordRules(
@@ -87,6 +87,12 @@ class VendorToWarehouseOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Land the run's window and return its counts."""
+        # Imported here, not at module level: every task parses its DAG file before it starts.
+        from lead_pipelines.common.errors import LeadPipelinesError
+        from lead_pipelines.common.landing import Target
+        from lead_pipelines.common.sync import Checks, RunInfo, sync_window
+        from lead_pipelines.common.windows import Window
+
         window = Window.from_context(context)
         table = self.source.raw_table(self.stream)
         target = Target(self.source.vendor, self.source.display_name, self.stream.name,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+#: The warehouse's Airflow connection id (postgres), a public contract.
+WAREHOUSE_CONN_ID = "leads_warehouse"
+
 #: The logical host in raw-table Asset URIs: assets name data, not a deployment's address.
 ASSET_HOST = "leads-warehouse:5432/leads"
 

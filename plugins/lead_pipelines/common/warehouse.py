@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     import psycopg
 
-WAREHOUSE_CONN_ID = "leads_warehouse"
+from lead_pipelines.common.settings import WAREHOUSE_CONN_ID  # noqa: E402 - re-exported
 
 log = logging.getLogger(__name__)
 

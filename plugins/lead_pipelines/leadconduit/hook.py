@@ -12,18 +12,14 @@ from requests.auth import AuthBase, _basic_auth_str
 from lead_pipelines.common.errors import VendorAPIError
 from lead_pipelines.common.http_hook import VendorHttpHook
 from lead_pipelines.common.records import Page
+from lead_pipelines.leadconduit.settings import EVENT_TYPES, MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
 
     from lead_pipelines.common.windows import Window
 
-EVENT_TYPES = ("source", "recipient", "filter", "feedback-received", "feedback-sent")
-#: Outcomes ``/events/stats`` counts in ``total``; ``stop`` and ``continue`` steps are not counted.
-STATS_OUTCOMES = frozenset({"success", "failure", "error"})
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
-#: The documented maximum; the current docs default to 100 and the legacy ones to 1000, so always send it.
-MAX_PAGE_SIZE = 1000
 
 
 class LeadConduitAuth(AuthBase):
@@ -130,7 +126,7 @@ class LeadConduitHook(VendorHttpHook):
         """Return LeadConduit's own count of the window's events, from ``/events/stats``.
 
         The stats count events (``by_lead=false``) whose outcome is success, failure or error: compare
-        it with the landed events :func:`counted_by_stats` selects.
+        it with the landed events :func:`~lead_pipelines.leadconduit.settings.counted_by_stats` selects.
 
         :param window: The half-open data interval.
         :param types: Event types counted; all types when None.
@@ -159,11 +155,6 @@ class LeadConduitHook(VendorHttpHook):
         except Exception as exc:  # the UI shows the message; it is already free of secrets
             return False, str(exc)
         return True, "Connection to LeadConduit works."
-
-
-def counted_by_stats(event: dict[str, Any]) -> bool:
-    """Tell whether ``/events/stats`` counts an event in its ``total`` (its outcome decides)."""
-    return event.get("outcome") in STATS_OUTCOMES and event.get("type") in EVENT_TYPES
 
 
 def _last_event_id(records: list[Any]) -> str | None:

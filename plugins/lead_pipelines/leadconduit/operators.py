@@ -6,10 +6,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lead_pipelines.common.operators import VendorToWarehouseOperator
-from lead_pipelines.leadconduit.hook import MAX_PAGE_SIZE, LeadConduitHook, counted_by_stats
-from lead_pipelines.leadconduit.settings import EVENTS, SOURCE
+from lead_pipelines.leadconduit.settings import EVENTS, MAX_PAGE_SIZE, SOURCE, counted_by_stats
 
 if TYPE_CHECKING:
+    from lead_pipelines.leadconduit.hook import LeadConduitHook
     from lead_pipelines.common.records import Page
     from lead_pipelines.common.windows import Window
 
@@ -32,6 +32,8 @@ class LeadConduitEventsOperator(VendorToWarehouseOperator):
 
     def make_hook(self) -> LeadConduitHook:
         """Build the LeadConduit hook for ``conn_id``."""
+        from lead_pipelines.leadconduit.hook import LeadConduitHook
+
         return LeadConduitHook(leadconduit_conn_id=self.conn_id)
 
     def pages(self, window: Window) -> Iterator[Page]:

@@ -7,6 +7,14 @@ from datetime import timedelta
 from lead_pipelines.common.settings import SourceSettings, StreamSettings, utc
 
 #: An event's creation time is its ``end_timestamp`` (epoch ms): every landed event must lie in its window.
+EVENT_TYPES = ("source", "recipient", "filter", "feedback-received", "feedback-sent")
+#: Outcomes ``/events/stats`` counts in ``total``; ``stop`` and ``continue`` steps are not counted.
+STATS_OUTCOMES = frozenset({"success", "failure", "error"})
+
+#: The documented maximum page size of ``/events``; the current docs default to 100 and the legacy ones
+#: to 1000, so the hook always sends it.
+MAX_PAGE_SIZE = 1000
+
 EVENTS = StreamSettings(name="events", record_id_field="id", endpoint="/events", time_field="end_timestamp",
                         time_unit="ms")
 
@@ -21,3 +29,8 @@ SOURCE = SourceSettings(
     streams=(EVENTS,),
     tags=("hourly",),
 )
+
+
+def counted_by_stats(event: dict) -> bool:
+    """Tell whether ``/events/stats`` counts an event in its ``total`` (its outcome decides)."""
+    return event.get("outcome") in STATS_OUTCOMES and event.get("type") in EVENT_TYPES
