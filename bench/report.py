@@ -365,21 +365,32 @@ def machine_line(summary: dict[str, Any]) -> str:
 def quietness(summary: dict[str, Any]) -> dict[str, float] | None:
     """Return how much CPU other processes took while the lines ran, against the lines' own wall time."""
     other = wall = 0.0
+    runs = disturbed = retried = 0
     for entry in summary["lines"]:
         for phase in ("first", "rerun"):
             for run in (entry.get(phase) or {}).get("runs", []):
                 if run.get("other_cpu_seconds") is not None:
                     other += run["other_cpu_seconds"]
                     wall += run["process_seconds"]
-    return {"other_cpu_seconds": other, "wall_seconds": wall, "share_of_a_core": other / wall} if wall else None
+                    runs += 1
+                    disturbed += bool(run.get("disturbed"))
+                    retried += run.get("attempts", 1) - 1
+    if not wall:
+        return None
+    return {"other_cpu_seconds": other, "wall_seconds": wall, "share_of_a_core": other / wall, "runs": runs,
+            "disturbed_runs": disturbed, "runs_measured_again": retried}
 
 
 def _notes(summary: dict[str, Any]) -> list[str]:
     notes = []
     quiet = summary.get("quietness")
-    if quiet and quiet["share_of_a_core"] > 0.05:
+    if quiet and (quiet["share_of_a_core"] > 0.05 or quiet["disturbed_runs"]):
         notes.append(f"WARNING: the machine was not quiet: other processes took {quiet['other_cpu_seconds']:.0f} CPU s "
-                     f"while the lines ran ({quiet['share_of_a_core']:.0%} of a core on average); every number is skewed.")
+                     f"while the lines ran ({quiet['share_of_a_core']:.0%} of a core on average); "
+                     f"{quiet['disturbed_runs']} of {quiet['runs']} runs kept were disturbed: those numbers are skewed.")
+    elif quiet:
+        notes.append(f"The machine was quiet: other processes took {quiet['share_of_a_core']:.1%} of a core while the "
+                     f"lines ran ({quiet['runs_measured_again']} disturbed runs were measured again).")
     hourly = summary.get("hourly")
     if hourly and hourly.get("first_window_seconds"):
         overhead = hourly.get("first_overhead_ms_per_window")
