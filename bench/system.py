@@ -98,7 +98,8 @@ def _git(root: Path) -> str | None:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", *MEASURED_PATHS], cwd=root,
+        # bench/results is what a run writes, not what it runs.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *MEASURED_PATHS, ":!bench/results"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return None
