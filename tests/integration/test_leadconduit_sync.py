@@ -45,6 +45,8 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
     run_ok(runner, window)
 
     truth = clean_sandbox.client.leadconduit_truth(window.start, window.end)
+    # Only this window's calls: a call an earlier test's failed run still had in flight may land in
+    # the log after the reset (it is answered, then logged).
     assert truth["count"] > 1000, "the window should span several pages"
     assert raw_ids(clean_warehouse) == truth["ids"]
     types = {t for (t,) in clean_warehouse.query(f"SELECT DISTINCT payload->>'type' FROM {RAW_TABLE}")}
@@ -52,7 +54,7 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
     email = clean_warehouse.query(f"SELECT payload#>'{{vars,lead,email}}' FROM {RAW_TABLE} LIMIT 1")[0][0]
     assert {"raw", "normal", "domain", "valid"} <= set(email)
 
-    sent = events_requests(clean_sandbox)
+    sent = [r for r in events_requests(clean_sandbox) if r["query"].get("start") == ["2024-06-01T05:00:00.000Z"]]
     assert [r["query"]["sort"] for r in sent] == [["asc"]] * len(sent)
     assert all(r["query"]["limit"] == ["1000"] for r in sent)
     assert sent[0]["query"]["start"] == ["2024-06-01T05:00:00.000Z"]
@@ -65,7 +67,8 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
     assert after_ids == [truth["ids"][min(1000 * k, truth["count"]) - 1] for k in range(1, pages + 1)]
     assert len(sent) == pages + 1
     # The vendor's own count of the window was asked once and matched.
-    (stats,) = [r for r in clean_sandbox.client.requests("leadconduit") if r["path"] == "/events/stats"]
+    (stats,) = [r for r in clean_sandbox.client.requests("leadconduit")
+                if r["path"] == "/events/stats" and r["query"]["start"] == sent[0]["query"]["start"]]
     assert stats["query"]["by_lead"] == ["false"] and stats["query"]["start"] == sent[0]["query"]["start"]
 
     (audit,) = clean_warehouse.runs()

@@ -59,3 +59,20 @@ def test_a_consumer_that_stops_early_stops_and_closes_the_reader():
     assert closed.wait(5), "the generator was closed in its own thread"
     time.sleep(0.2)
     assert len(produced) <= 4, "the reader stays at most a few items ahead and then stops"
+
+
+def test_an_early_stop_waits_for_the_call_in_flight_so_nothing_outlives_the_consumer():
+    finished = threading.Event()
+
+    def pages():
+        yield 1
+        time.sleep(0.5)  # a vendor call still in flight when the consumer stops
+        finished.set()
+        yield 2
+
+    reader = read_ahead(pages(), depth=1)
+    assert next(reader) == 1
+    time.sleep(0.05)
+    reader.close()
+
+    assert finished.is_set(), "the reader's call completed before close() returned"

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _DONE = object()
-#: How long an early-stopping consumer waits for the reading thread to finish its current item.
-JOIN_SECONDS = 2.0
+#: How long an early-stopping consumer waits for the reading thread to finish the call it is in (at most
+#: a read timeout): no request may outlive the task. The wait is in short slices, so SIGTERM still ends it.
+JOIN_SECONDS = 120.0
 
 
 class _Raised:
@@ -65,8 +66,8 @@ def read_ahead(items: Iterable[T], depth: int = 2, *, name: str = "read-ahead") 
             yield item
     finally:
         stop.set()
-        # Unblock a producer waiting on a full queue. One still waiting on the vendor is not waited
-        # for long: it stops after that call (the hook's session is closed by its owner).
+        # Unblock a producer waiting on a full queue, and let one in the middle of a vendor call finish
+        # it: it then stops, so no request of this window is sent after the landing has ended.
         deadline = time.monotonic() + JOIN_SECONDS
         while thread.is_alive() and time.monotonic() < deadline:
             try:
