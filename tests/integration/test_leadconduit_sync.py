@@ -36,8 +36,15 @@ def raw_ids(warehouse) -> list[str]:
     return [rid for (rid,) in warehouse.query(f"SELECT record_id FROM {RAW_TABLE} ORDER BY record_id")]
 
 
-def events_requests(sandbox) -> list[dict]:
-    return [r for r in sandbox.client.requests("leadconduit") if r["path"] == "/events"]
+def events_requests(sandbox, window: Window | None = None) -> list[dict]:
+    """Return the logged ``/events`` calls, of ``window`` only when given.
+
+    A call that an earlier test left waiting on a slow answer is logged when answered, maybe after
+    this test's reset: filtering by window keeps each test to its own calls.
+    """
+    start = None if window is None else [window.start.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
+    return [r for r in sandbox.client.requests("leadconduit")
+            if r["path"] == "/events" and (start is None or r["query"].get("start") == start)]
 
 
 def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
@@ -45,8 +52,6 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
     run_ok(runner, window)
 
     truth = clean_sandbox.client.leadconduit_truth(window.start, window.end)
-    # Only this window's calls: a call an earlier test's failed run still had in flight may land in
-    # the log after the reset (it is answered, then logged).
     assert truth["count"] > 1000, "the window should span several pages"
     assert raw_ids(clean_warehouse) == truth["ids"]
     types = {t for (t,) in clean_warehouse.query(f"SELECT DISTINCT payload->>'type' FROM {RAW_TABLE}")}
@@ -54,7 +59,7 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
     email = clean_warehouse.query(f"SELECT payload#>'{{vars,lead,email}}' FROM {RAW_TABLE} LIMIT 1")[0][0]
     assert {"raw", "normal", "domain", "valid"} <= set(email)
 
-    sent = [r for r in events_requests(clean_sandbox) if r["query"].get("start") == ["2024-06-01T05:00:00.000Z"]]
+    sent = events_requests(clean_sandbox, window)
     assert [r["query"]["sort"] for r in sent] == [["asc"]] * len(sent)
     assert all(r["query"]["limit"] == ["1000"] for r in sent)
     assert sent[0]["query"]["start"] == ["2024-06-01T05:00:00.000Z"]
@@ -143,7 +148,7 @@ def test_transient_fault_mid_window_is_retried_with_nothing_lost(runner, clean_w
     assert audit["status"] == "success" and audit["http_retries"] == 1
     assert audit["inserted"] == truth["count"]
     deadline = time.monotonic() + 10  # a slow response is logged once the sandbox finishes sleeping
-    while not (faulted := [r for r in events_requests(clean_sandbox) if r["fault"]]) and time.monotonic() < deadline:
+    while not (faulted := [r for r in events_requests(clean_sandbox, window) if r["fault"]]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [r["fault"] for r in faulted] == [fault["kind"]]
     if fault["kind"] == "429":
@@ -182,7 +187,7 @@ def test_wrong_credentials_fail_at_once_without_leaking_the_key(runner, clean_wa
     run = runner.run_window(DAG_ID, window)
 
     assert run.state == "failed"
-    sent = events_requests(clean_sandbox)
+    sent = events_requests(clean_sandbox, window)
     assert len(sent) == 1 and sent[0]["status"] == 401 and sent[0]["auth"] == "bad", "no retry of a 401"
     (audit,) = clean_warehouse.runs()
     assert audit["status"] == "failed"
