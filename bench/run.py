@@ -12,9 +12,11 @@ machine hits them all alike:
 - stock Airflow: ``HttpOperator`` paging that collects every page, then ``PostgresHook.insert_rows``;
 - dlt's ``rest_api`` source with the same paging, merged on ``id`` (in its own environment).
 
-Then, once each: every DAG file's parse time in a fresh interpreter, the task time of a small
-hourly window (~400 records), and our landing of one window of ``--memory-size`` records (peak RSS
-growth). Results go to ``bench/results/<name>.json`` and ``.md``; the table is printed.
+Then, each repeat: every DAG file's parse time in a fresh interpreter and the task time of a small
+hourly window (~400 records); once: our landing of one window of ``--memory-size`` records (peak RSS
+growth) and a cProfile of our landing. Before each run the bench waits for the machine to be quiet,
+and measures a run again when another job took a share of a core meanwhile. Results go to
+``bench/results/<name>.json``, ``.md`` and ``-profile.txt``; the tables are printed.
 """
 
 from __future__ import annotations
@@ -375,10 +377,10 @@ class Bench:
                 (self.start + timedelta(hours=h), self.start + timedelta(hours=h + 1)) for h in range(self.args.hours)]
             result = self.project(hours, records=records)
         elif key == "stock_airflow":
+            window = window_params(self.start, self.end)
             result = self.child("stock_airflow", {
                 "http_conn_id": HTTP_CONN_ID, "postgres_conn_id": STOCK_WAREHOUSE_CONN_ID, "table": STOCK_TABLE,
-                "page_size": PAGE_SIZE, **{k: v for k, v in window_params(self.start, self.end).items()
-                                           if k in ("start", "end")}}, records=records)
+                "page_size": PAGE_SIZE, "start": window["start"], "end": window["end"]}, records=records)
         elif key == "dlt":
             result = self.dlt(records)
         else:
