@@ -347,16 +347,22 @@ def _quarantine(cur: psycopg.Cursor, target: Target, run_id: int, items: list[_Q
         result.quarantine_reasons[item.reason] = result.quarantine_reasons.get(item.reason, 0) + 1
 
 
-def _warehouse_error(target: Target, exc: psycopg.Error, page_no: int, staged: int) -> LandingError:
-    """Describe a PostgreSQL failure by its class and primary message: its detail may quote a record."""
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
+def describe_warehouse_error(exc: psycopg.Error, verb: str = "failed") -> str:
+    """Describe a PostgreSQL failure by its class and primary message only: its detail may quote a record.
+
+    :param exc: The psycopg error.
+    :param verb: What the warehouse did, e.g. ``refused the landing``.
+    """
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(exc, psycopg.OperationalError) and not sqlstate:
-        detail = "the warehouse connection was lost"
-    else:
-        detail = f"the warehouse refused the landing ({type(exc).__name__}{f' {sqlstate}' if sqlstate else ''}"
-        detail += f": {primary})" if primary else ")"
+        return "the warehouse connection was lost"
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    return f"the warehouse {verb} ({type(exc).__name__}{f' {sqlstate}' if sqlstate else ''}{f': {primary}' if primary else ''})"
+
+
+def _warehouse_error(target: Target, exc: psycopg.Error, page_no: int, staged: int) -> LandingError:
+    detail = describe_warehouse_error(exc, "refused the landing")
     if page_no > staged:
         return target.error(f"{detail} while staging this page; nothing of this window was landed",
                             page=page_no, cls=WarehouseError)

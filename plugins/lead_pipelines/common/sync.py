@@ -28,7 +28,7 @@ from lead_pipelines.common.errors import (
     WarehouseError,
 )
 from lead_pipelines.common.http_hook import HttpStats
-from lead_pipelines.common.landing import LandingResult, RecordRules, Target, land_pages
+from lead_pipelines.common.landing import LandingResult, RecordRules, Target, describe_warehouse_error, land_pages
 from lead_pipelines.common.prefetch import read_ahead
 from lead_pipelines.common.records import Page
 from lead_pipelines.common.warehouse import WAREHOUSE_CONN_ID, connect, statement
@@ -185,7 +185,7 @@ def sync_window(
             raise
         return summary
     except psycopg.Error as exc:
-        raise target.error(_describe_pg(exc), cls=WarehouseError) from None
+        raise target.error(describe_warehouse_error(exc), cls=WarehouseError) from None
     finally:
         _release(conn, lock)
 
@@ -249,7 +249,7 @@ def _land(conn, target: Target, pages, rules: RecordRules, checks: Checks, curso
             conn.execute(statement("finish_sync_run"), _audit_values(summary, summary.warning))
     except psycopg.Error as exc:
         summary.status = "failed"
-        raise target.error(f"{_describe_pg(exc)}; nothing of this window was landed", cls=WarehouseError) from None
+        raise target.error(f"{describe_warehouse_error(exc)}; nothing of this window was landed", cls=WarehouseError) from None
 
 
 def _check(target: Target, checks: Checks, result: LandingResult, summary: SyncSummary) -> None:
@@ -277,15 +277,6 @@ def _check(target: Target, checks: Checks, result: LandingResult, summary: SyncS
             )
         log.warning("%s.%s %s: %d record(s) quarantined in ops.quarantine: %s",
                     target.vendor, target.stream, target.window, result.quarantined, reasons)
-
-
-def _describe_pg(exc: psycopg.Error) -> str:
-    sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(exc, psycopg.OperationalError) and not sqlstate:
-        return "the warehouse connection was lost"
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    return f"the warehouse failed ({type(exc).__name__}{f' {sqlstate}' if sqlstate else ''}{f': {primary}' if primary else ''})"
 
 
 def _audit_values(summary: SyncSummary, error: str | None) -> dict[str, Any]:
