@@ -189,16 +189,16 @@ class Bench:
 
         per_hour = max(1, round(self.args.size / self.args.hours))
         self.sandbox = self._sandbox(self.start, self.end, per_hour, "sandbox", self.stack)
-        self.data = self._warm_up(self.sandbox.leadconduit_url, self.start, self.end, self.work / "records.copy")
+        self.data = self._warm_up(self.sandbox.vendor_url("leadconduit"), self.start, self.end, self.work / "records.copy")
         truth = self.sandbox.client.leadconduit_truth(self.start, self.end)["count"]
         if truth != self.data.records:
             raise RuntimeError(f"the warm-up read {self.data.records} events, the sandbox holds {truth}")
         self.env = {
             **os.environ,
             "AIRFLOW_CONN_LEADS_WAREHOUSE": self.warehouse.airflow_conn,
-            "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(self.sandbox.leadconduit_url, self.key),
+            "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(self.sandbox.vendor_url("leadconduit"), self.key),
             f"AIRFLOW_CONN_{HTTP_CONN_ID.upper()}": json.dumps({
-                "conn_type": "http", "host": self.sandbox.leadconduit_url, "login": "API", "password": self.key}),
+                "conn_type": "http", "host": self.sandbox.vendor_url("leadconduit"), "login": "API", "password": self.key}),
             f"AIRFLOW_CONN_{STOCK_WAREHOUSE_CONN_ID.upper()}": self.server.airflow_conn(self.warehouse.dbname),
         }
 
@@ -207,7 +207,7 @@ class Bench:
         from sandbox.process import SandboxProcess
 
         proc = SandboxProcess(seed=SEED, start=start, end=end, events_per_hour=per_hour,
-                              leadconduit_api_key=self.key, log_path=self.work / "logs" / f"{name}.log")
+                              options={"leadconduit-api-key": self.key}, log_path=self.work / "logs" / f"{name}.log")
         # Keep every generated hour in memory (the default cache holds 200,000 events): each pass
         # of every line is then served, never regenerated, however large --size is.
         cache = max(200_000, int(per_hour * (end - start) / timedelta(hours=1) * 1.5))
@@ -366,7 +366,7 @@ class Bench:
         key = line.key
         if key in ("http_ceiling", "http_parse"):
             result = self.child("http_ceiling", {
-                "url": f"{self.sandbox.leadconduit_url}/events", "key": self.key, "pages": self.data.pages,
+                "url": f"{self.sandbox.vendor_url("leadconduit")}/events", "key": self.key, "pages": self.data.pages,
                 "records": records, "parse": key == "http_parse"}, records=records)
         elif key == "raw_copy":
             result = self.child("raw_copy", {"conninfo": self.warehouse.conninfo, "table": COPY_TABLE,
@@ -413,7 +413,7 @@ class Bench:
         location = f"@/{self.warehouse.dbname}?host={host}" if host.startswith("/") else (
             f"@{host}:{self.server.port or 5432}/{self.warehouse.dbname}")
         window = window_params(self.start, self.end)
-        spec = {"base_url": self.sandbox.leadconduit_url, "key": self.key, "start": window["start"],
+        spec = {"base_url": self.sandbox.vendor_url("leadconduit"), "key": self.key, "start": window["start"],
                 "end": window["end"], "page_size": PAGE_SIZE, "dataset": DLT_DATASET,
                 "pipelines_dir": str(self.work / "dlt-pipelines"),
                 # dlt insists on a password; the server trusts local connections and ignores it.
@@ -465,7 +465,7 @@ class Bench:
             start = SMALL_DAY + timedelta(hours=h)
             counts[start] = proc.client.leadconduit_truth(start, start + timedelta(hours=1))["count"]
         start = min(counts, key=lambda s: abs(counts[s] - SMALL_EVENTS))
-        env = {**self.env, "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(proc.leadconduit_url, self.key)}
+        env = {**self.env, "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(proc.vendor_url("leadconduit"), self.key)}
         return (start, start + timedelta(hours=1)), counts[start], env
 
     def land_small(self, hour: tuple[datetime, datetime], records: int, env: dict[str, str]) -> dict[str, Any]:
@@ -486,7 +486,7 @@ class Bench:
             for h in range(24):  # generate every hour now, not while the landing is measured
                 start = self.start + timedelta(hours=h)
                 total += proc.client.leadconduit_truth(start, start + timedelta(hours=1))["count"]
-            env = {**self.env, "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(proc.leadconduit_url, self.key)}
+            env = {**self.env, "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(proc.vendor_url("leadconduit"), self.key)}
             self.reset("project")
             self.settle()
             main_sandbox, self.sandbox = self.sandbox, proc  # sample this sandbox's CPU

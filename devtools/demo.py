@@ -1,16 +1,20 @@
-"""`make demo`: land a day of LeadConduit events from the sandbox through Airflow into PostgreSQL.
+"""`make demo`: land a day of every registered source from the sandbox through Airflow into PostgreSQL.
 
 1. Warehouse: the ``leads_warehouse`` connection if you set ``AIRFLOW_CONN_LEADS_WAREHOUSE``, else an
    embedded PostgreSQL under ``.state/pgdata`` (database ``leads_demo``, recreated each run).
-2. Sandbox: the LeadConduit simulator on a free loopback port, with a 429 and a 503 injected.
-3. Airflow runs ``leadconduit_sync`` once per hourly window, in this process (``dag.test``), then
-   runs one window again to show that a re-run changes nothing.
-4. Prints a summary from ``ops.sync_runs`` and checks it against the sandbox's ground truth.
+2. Sandbox: every source's simulator on a free loopback port, with a 429 and a 503 injected on each
+   source's first endpoint, and the odd records a simulator offers (``demo_quirks``) to quarantine.
+3. Airflow runs each source's sync DAG once per window of the day, in this process (``dag.test``),
+   then runs one window again to show that a re-run changes nothing.
+4. Prints a summary of every stream from ``ops.sync_runs`` and checks each raw table against the
+   sandbox's ground truth.
+
+Sources come from ``lead_pipelines.registry``: a new one appears here without touching this file.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
 import signal
 import sys
@@ -20,14 +24,11 @@ from datetime import datetime, timedelta, timezone
 
 from devtools.airflow_env import configure
 from devtools.paths import STATE
-from sandbox.vendors.leadconduit import DEFAULT_API_KEY as LEADCONDUIT_KEY
 
 START = datetime(2024, 6, 1, tzinfo=timezone.utc)
 END = START + timedelta(days=1)
 EVENTS_PER_HOUR = 400
 DEMO_DB = "leads_demo"
-#: An id that is a float, and keys jsonb would merge (NUL and U+FFFD): both go to ops.quarantine.
-ODD_RECORDS = (b'{"id":1.5,"type":"source"}', b'{"id":"odd-keys","k\\u0000":1,"k\\ufffd":2}')
 
 
 def _stop_on_sigterm() -> None:
@@ -62,11 +63,13 @@ def main() -> int:
             warehouse_conn = server.airflow_conn(DEMO_DB)
             print(f"warehouse: embedded PostgreSQL, database {DEMO_DB} (socket {server.host})")
         with SandboxProcess(seed=7, start=START, end=END, events_per_hour=EVENTS_PER_HOUR,
-                            leadconduit_api_key=LEADCONDUIT_KEY, log_path=STATE / "demo" / "sandbox.log") as sandbox:
-            print(f"sandbox: LeadConduit simulator at {sandbox.leadconduit_url}")
-            leadconduit = json.dumps({"conn_type": "leadconduit", "host": sandbox.leadconduit_url,
-                                      "password": LEADCONDUIT_KEY})
-            configure(STATE / "demo" / "airflow", {"leads_warehouse": warehouse_conn, "leadconduit_default": leadconduit})
+                            log_path=STATE / "demo" / "sandbox.log") as sandbox:
+            from devtools.testing import sandbox_connections
+            from lead_pipelines.registry import SOURCES
+
+            print(f"sandbox: {', '.join(s.display_name for s in SOURCES)} simulators at {sandbox.url}/<vendor>")
+            configure(STATE / "demo" / "airflow", {"leads_warehouse": warehouse_conn,
+                                                   **sandbox_connections(sandbox.url, timeout=30, max_attempts=5)})
             os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
             return _run(sandbox, began)
     except KeyboardInterrupt:
@@ -81,30 +84,40 @@ def _run(sandbox, began: float) -> int:
     from devtools.runner import InProcessRunner
     from lead_pipelines.common.warehouse import connect, statement
     from lead_pipelines.common.windows import split_windows
+    from lead_pipelines.registry import SOURCES
 
     print("airflow: initialising the metadata database and parsing dags/ ...", flush=True)
     runner = InProcessRunner()
     _stop_on_sigterm()
-    windows = list(split_windows(START, END, timedelta(hours=1)))
-    # Faults a real vendor throws now and then: the hook retries them, honouring Retry-After.
-    sandbox.client.add_fault("leadconduit", "429", path="/events", after=3, times=1, retry_after=1)
-    sandbox.client.add_fault("leadconduit", "503", path="/events", after=10, times=1)
-    # Two records the warehouse cannot hold faithfully: quarantined with their bytes, the window lands.
-    sandbox.client.leadconduit_inject([{"raw": raw.decode(), "ts": "2024-06-01T12:30:00Z"} for raw in ODD_RECORDS])
-    print(f"airflow: running leadconduit_sync over {len(windows)} hourly windows {windows[0].start:%Y-%m-%d %H:%M} "
-          f"to {windows[-1].end:%Y-%m-%d %H:%M} UTC (a 429 and a 503 are injected on the way)", flush=True)
-    failed = [w for w in windows if runner.run_window("leadconduit_sync", w).state != "success"]
-    rerun = runner.run_window("leadconduit_sync", windows[0])
-    print(f"airflow: re-ran window {windows[0]}: {rerun.state}")
+    failed, quirks, reruns = [], {}, []
+    for source in SOURCES:
+        windows = list(split_windows(START, END, source.interval))
+        simulator = importlib.import_module(f"sandbox.vendors.{source.vendor}")
+        endpoint = source.streams[0].endpoint
+        # Faults a real vendor throws now and then: the hook retries them, honouring Retry-After.
+        sandbox.client.add_fault(source.vendor, "429", path=endpoint, after=3, times=1, retry_after=1)
+        sandbox.client.add_fault(source.vendor, "503", path=endpoint, after=10, times=1)
+        # Records the warehouse cannot hold faithfully: quarantined with their bytes, the window lands.
+        if hasattr(simulator, "demo_quirks"):
+            quirks[source.vendor] = simulator.demo_quirks(sandbox.client)
+        print(f"airflow: running {source.dag_id} over {len(windows)} windows {windows[0].start:%Y-%m-%d %H:%M} to "
+              f"{windows[-1].end:%Y-%m-%d %H:%M} UTC (a 429 and a 503 are injected on the way)", flush=True)
+        failed += [f"{source.dag_id} {w}" for w in windows if runner.run_window(source.dag_id, w).state != "success"]
+        rerun = runner.run_window(source.dag_id, windows[0])
+        reruns.append((source, windows[0], rerun.state))
+        _stop_on_sigterm()
 
-    truth = sandbox.client.leadconduit_truth(START, END)
     with connect() as conn:
         rows = conn.execute(statement("select_sync_summary"), {"start": START, "end": END}).fetchall()
-        (landed,) = conn.execute("SELECT count(*) FROM raw.leadconduit_events").fetchone()
-        last_rerun = conn.execute(
-            "SELECT inserted, updated, unchanged FROM ops.sync_runs ORDER BY run_id DESC LIMIT 1"
-        ).fetchone()
-        quarantined = conn.execute("SELECT raw, reason FROM ops.quarantine ORDER BY quarantine_id").fetchall()
+        reran = {(v, s): (i, u, c) for v, s, i, u, c in conn.execute(
+            "SELECT DISTINCT ON (vendor, stream) vendor, stream, inserted, updated, unchanged FROM ops.sync_runs "
+            "ORDER BY vendor, stream, run_id DESC").fetchall()}
+        landed = {}
+        for source in SOURCES:
+            for stream in source.streams:
+                table = source.raw_table(stream)
+                landed[(source, stream)] = {r for (r,) in conn.execute(f"SELECT record_id FROM raw.{table}")}
+        quarantined = conn.execute("SELECT vendor, raw, reason FROM ops.quarantine ORDER BY quarantine_id").fetchall()
 
     header = ("stream", "windows", "runs", "records", "inserted", "updated", "unchanged", "quarantined", "retries",
               "waited s", "seconds")
@@ -118,19 +131,28 @@ def _run(sandbox, began: float) -> int:
         if n == 0:
             print("  ".join("-" * w for w in widths))
     print()
-    print(f"re-run of {windows[0]}: inserted {last_rerun[0]}, updated {last_rerun[1]}, unchanged {last_rerun[2]}")
-    records, inserted = (rows[0][3], rows[0][4]) if rows else (0, 0)
-    kept = sorted(bytes(raw) for raw, _ in quarantined) == sorted(ODD_RECORDS)
-    for raw, reason in quarantined:
-        print(f"quarantined ({len(bytes(raw))} bytes, kept as sent): {reason}")
-    ok = not failed and kept and landed == truth["count"] == inserted == records - len(ODD_RECORDS)
-    verdict = "MATCH" if ok else "MISMATCH"
-    print(f"sandbox ground truth: {truth['count']} events + {len(ODD_RECORDS)} odd records; raw.leadconduit_events "
-          f"holds {landed} rows, ops.quarantine {len(quarantined)}; summary records {records}, inserted {inserted}: "
-          f"{verdict}")
+    for source, window, state in reruns:
+        for stream in source.streams:
+            inserted, updated, unchanged = reran[(source.vendor, stream.name)]
+            print(f"re-run of {source.vendor}.{stream.name} {window}: {state}, inserted {inserted}, updated {updated}, "
+                  f"unchanged {unchanged}")
+    for vendor, raw, reason in quarantined:
+        print(f"quarantined from {vendor} ({len(bytes(raw))} bytes, kept as sent): {reason}")
+    ok = not failed
+    for (source, stream), ids in landed.items():
+        truth = {str(i) for i in sandbox.client.truth(source.vendor, START - stream.lookback, END, stream=stream.name)["ids"]}
+        match = ids == truth
+        ok = ok and match
+        print(f"sandbox ground truth {source.vendor}.{stream.name}: {len(truth)} records; raw.{source.raw_table(stream)} "
+              f"holds {len(ids)}: {'MATCH' if match else 'MISMATCH'}")
+    for vendor, expected in quirks.items():
+        kept = sorted(bytes(raw) for v, raw, _ in quarantined if v == vendor) == sorted(expected)
+        ok = ok and kept
+        print(f"{vendor}: {len(expected)} odd records injected, kept in ops.quarantine byte for byte: "
+              f"{'MATCH' if kept else 'MISMATCH'}")
     if failed:
-        print(f"failed windows: {', '.join(map(str, failed))}")
-    print(f"demo finished in {time.monotonic() - began:.0f}s")
+        print(f"failed windows: {', '.join(failed)}")
+    print(f"demo {'matches' if ok else 'DOES NOT match'} the sandbox; finished in {time.monotonic() - began:.0f}s")
     return 0 if ok else 1
 
 

@@ -103,6 +103,7 @@ class StreamCase:
     endpoint: str
     dag_id: str
     table: str
+    lookback: timedelta = timedelta(0)
 
     @property
     def label(self) -> str:
@@ -116,7 +117,7 @@ def registered_streams() -> list[StreamCase]:
 
     return [
         StreamCase(source.vendor, source.display_name, stream.name, stream.endpoint or f"/{stream.name}",
-                   source.dag_id, source.raw_table(stream))
+                   source.dag_id, source.raw_table(stream), stream.lookback)
         for source in SOURCES for stream in source.streams
     ]
 
@@ -128,6 +129,7 @@ class Cell:
     scenario: str
     stream: str
     truth: int = 0
+    pages: int = 0
     lost: int = 0
     duplicated: int = 0
     outcome: str = ""
@@ -217,6 +219,9 @@ class Matrix:
             else:
                 cell.outcome = RERUN
         landed = self.landed(case)
+        cell.pages = self.warehouse.query(
+            "SELECT coalesce(max(pages), 0) FROM ops.sync_runs WHERE vendor = %s AND stream = %s AND status = 'success'",
+            (case.vendor, case.stream))[0][0]
         cell.lost = len(truth - set(landed))
         cell.duplicated = len(set(landed) - truth) + (len(landed) - len(set(landed)))
         running = self.warehouse.query("SELECT count(*) FROM ops.sync_runs WHERE status = 'running'")[0][0]
@@ -358,8 +363,12 @@ class Matrix:
     # -- judging ---------------------------------------------------------------------------
 
     def truth(self, case: StreamCase) -> set[str]:
-        """Return the ids of the window's records at the vendor (the sandbox's ground truth)."""
-        found = self.sandbox.client.truth(case.vendor, self.window.start, self.window.end, stream=case.stream)
+        """Return the ids of the window's records at the vendor (the sandbox's ground truth).
+
+        A stream that re-reads a trailing overlap holds the overlap's records too.
+        """
+        found = self.sandbox.client.truth(case.vendor, self.window.start - case.lookback, self.window.end,
+                                          stream=case.stream)
         return {str(i) for i in found["ids"]}
 
     def landed(self, case: StreamCase) -> list[str]:
@@ -418,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    from devtools.testing import Warehouse, sandbox_connections
+    from devtools.testing import Warehouse, set_sandbox_connections
     from devtools.warehouse import embedded_server, scratch_database_name
     from sandbox.process import SandboxProcess
 
@@ -430,8 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AIRFLOW_CONN_LEADS_WAREHOUSE"] = warehouse.airflow_conn
         with SandboxProcess(seed=7, start=WINDOW_START - timedelta(hours=5), end=WINDOW_START + timedelta(hours=5),
                             events_per_hour=EVENTS_PER_HOUR, log_path=out_dir / "sandbox.log") as sandbox:
-            for conn_id, value in sandbox_connections(sandbox.url).items():
-                os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
+            set_sandbox_connections(sandbox.url)
             from devtools.runner import InProcessRunner
 
             runner = InProcessRunner()

@@ -8,21 +8,32 @@ import psycopg
 import psycopg.rows
 import psycopg.sql
 
-from sandbox.vendors.leadconduit import DEFAULT_API_KEY
-
 SANDBOX_START = "2024-06-01T00:00:00Z"
 SANDBOX_END = "2024-06-03T00:00:00Z"
 #: Dense enough that an hourly window spans several pages of 1000, so faults can land mid-window.
 EVENTS_PER_HOUR = 2500
-LEADCONDUIT_KEY = DEFAULT_API_KEY
-RAW_TABLE = "raw.leadconduit_events"
+#: Short timeouts and few attempts keep fault tests quick; the retry policy is the production one.
+QUICK_EXTRA = {"timeout": 2, "max_attempts": 3}
 
 
-def leadconduit_conn(url: str, key: str = LEADCONDUIT_KEY, **extra) -> str:
-    """Return a LeadConduit connection in Airflow's JSON form."""
-    # Short timeouts and few attempts keep fault tests quick; the policy is the production one.
-    extra = {"timeout": 2, "max_attempts": 3, **extra}
-    return json.dumps({"conn_type": "leadconduit", "host": url, "password": key, "extra": extra})
+def vendor_conn(vendor: str, url: str, password: str | None = None, **extra) -> str:
+    """Return a registered vendor's connection to its simulator at ``url``, in Airflow's JSON form.
+
+    The simulator's module (``sandbox.vendors.<vendor>``) says what the connection holds (its key,
+    login and extras, see ``connection``); ``password`` and ``extra`` override it.
+
+    :param vendor: The vendor key, e.g. ``leadconduit``.
+    :param url: The simulator's base URL (the sandbox's URL plus ``/<vendor>``).
+    :param password: Replaces the simulator's default secret.
+    :param extra: Connection extras added on top of the quick test defaults.
+    """
+    import importlib
+
+    conn = dict(importlib.import_module(f"sandbox.vendors.{vendor}").connection(url))
+    if password is not None:
+        conn["password"] = password
+    conn["extra"] = {**conn.get("extra", {}), **QUICK_EXTRA, **extra}
+    return json.dumps(conn)
 
 
 class Warehouse:
@@ -85,11 +96,14 @@ class Warehouse:
         if tables:
             self.execute(psycopg.sql.SQL("TRUNCATE {} RESTART IDENTITY").format(psycopg.sql.SQL(", ").join(tables)))
 
-    def snapshot(self) -> list[tuple]:
-        """Return every raw row's identity and bookkeeping, to compare runs."""
+    def snapshot(self, table: str) -> list[tuple]:
+        """Return every row's identity and bookkeeping in a raw table, to compare runs.
+
+        :param table: Schema-qualified raw table, e.g. ``raw.leadconduit_events``.
+        """
         return self.query(
             f"SELECT record_id, payload_hash, first_run_id, last_run_id, last_loaded_at, change_count "
-            f"FROM {RAW_TABLE} ORDER BY record_id"
+            f"FROM {table} ORDER BY record_id"
         )
 
     def runs(self) -> list[dict]:
@@ -100,21 +114,28 @@ class Warehouse:
 
 
 
-
 def sandbox_connections(base_url: str, **extra) -> dict[str, str]:
     """Return every registered source's connection to its simulator, in Airflow's JSON form.
 
     :param base_url: The sandbox's base URL (each vendor is served under ``/<vendor>``).
-    :param extra: Connection extras, e.g. ``timeout``; short defaults keep fault runs quick.
+    :param extra: Connection extras on top of the quick test defaults.
     """
-    import importlib
-
     from lead_pipelines.registry import SOURCES
 
-    extra = {"timeout": 2, "max_attempts": 3, **extra}
-    found = {}
-    for source in SOURCES:
-        simulator = importlib.import_module(f"sandbox.vendors.{source.vendor}")
-        found[source.conn_id] = json.dumps({"conn_type": source.vendor, "host": f"{base_url}/{source.vendor}",
-                                            "password": simulator.DEFAULT_API_KEY, "extra": extra})
+    return {source.conn_id: vendor_conn(source.vendor, f"{base_url}/{source.vendor}", **extra) for source in SOURCES}
+
+
+def set_sandbox_connections(base_url: str, environ=None, **extra) -> dict[str, str]:
+    """Point every registered source's default connection at the sandbox (``AIRFLOW_CONN_*``).
+
+    :param base_url: The sandbox's base URL.
+    :param environ: The environment to set (default ``os.environ``).
+    :param extra: Connection extras on top of the quick test defaults.
+    """
+    import os
+
+    environ = os.environ if environ is None else environ
+    found = sandbox_connections(base_url, **extra)
+    for conn_id, value in found.items():
+        environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
     return found

@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import IO
 
 from sandbox.client import SandboxClient, to_iso
-from sandbox.vendors.leadconduit import DEFAULT_API_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +23,7 @@ class SandboxProcess:
 
     def __init__(self, seed: int = 7, start: datetime | str = "2024-06-01T00:00:00Z",
                  end: datetime | str = "2024-06-02T00:00:00Z", events_per_hour: int = 40,
-                 leadconduit_api_key: str = DEFAULT_API_KEY, host: str = "127.0.0.1",
+                 options: dict[str, object] | None = None, host: str = "127.0.0.1",
                  port: int = 0, python: str = sys.executable,
                  log_path: str | os.PathLike[str] | None = None,
                  startup_timeout: float = 15.0) -> None:
@@ -33,8 +32,9 @@ class SandboxProcess:
         :param seed: the data seed.
         :param start: first instant with data.
         :param end: data stops before this instant.
-        :param events_per_hour: mean hourly LeadConduit volume.
-        :param leadconduit_api_key: the key LeadConduit auth expects.
+        :param events_per_hour: the mean hourly volume each simulator scales its data by.
+        :param options: vendor flags without their dashes, e.g. ``{"leadconduit-api-key": "k"}``
+            for ``--leadconduit-api-key k`` (each vendor module's ``add_arguments`` lists its own).
         :param host: the bind address.
         :param port: the port; 0 picks a free one.
         :param python: the interpreter to run.
@@ -44,8 +44,10 @@ class SandboxProcess:
         self.args = [
             python, "-m", "sandbox", "--host", host, "--port", str(port), "--seed", str(seed),
             "--start", to_iso(start), "--end", to_iso(end), "--events-per-hour",
-            str(events_per_hour), "--leadconduit-api-key", leadconduit_api_key,
+            str(events_per_hour),
         ]
+        for flag, value in (options or {}).items():
+            self.args += [f"--{flag}", str(value)]
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.url = ""
@@ -57,10 +59,12 @@ class SandboxProcess:
         """Return a control-API client for the running sandbox."""
         return SandboxClient(self.url)
 
-    @property
-    def leadconduit_url(self) -> str:
-        """Return the LeadConduit base URL (``<url>/leadconduit``)."""
-        return self.url + "/leadconduit"
+    def vendor_url(self, vendor: str) -> str:
+        """Return a simulator's base URL (``<url>/<vendor>``).
+
+        :param vendor: The vendor key, e.g. ``leadconduit``.
+        """
+        return f"{self.url}/{vendor}"
 
     def start(self) -> SandboxProcess:
         """Start the subprocess and wait until it answers health checks.

@@ -23,11 +23,10 @@ AIRFLOW_ENV = configure(AIRFLOW_HOME)
 
 from devtools.testing import (  # noqa: E402
     EVENTS_PER_HOUR,
-    LEADCONDUIT_KEY,
     SANDBOX_END,
     SANDBOX_START,
     Warehouse,
-    leadconduit_conn,
+    set_sandbox_connections,
 )
 from devtools.warehouse import any_server, scratch_database_name  # noqa: E402
 from sandbox.process import SandboxProcess  # noqa: E402
@@ -66,10 +65,9 @@ def clean_warehouse(warehouse):
 
 @pytest.fixture(scope="session")
 def sandbox():
-    """The vendor simulators on a loopback port, wired as ``leadconduit_default``."""
-    with SandboxProcess(seed=7, start=SANDBOX_START, end=SANDBOX_END, events_per_hour=EVENTS_PER_HOUR,
-                        leadconduit_api_key=LEADCONDUIT_KEY) as proc:
-        os.environ["AIRFLOW_CONN_LEADCONDUIT_DEFAULT"] = leadconduit_conn(proc.leadconduit_url)
+    """The vendor simulators on a loopback port, wired as every registered source's default connection."""
+    with SandboxProcess(seed=7, start=SANDBOX_START, end=SANDBOX_END, events_per_hour=EVENTS_PER_HOUR) as proc:
+        set_sandbox_connections(proc.url)
         yield proc
 
 

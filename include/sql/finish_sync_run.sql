@@ -15,6 +15,7 @@ SET status = %(status)s,
     http_requests = %(http_requests)s,
     http_retries = %(http_retries)s,
     http_wait_seconds = %(http_wait_seconds)s,
+    http_paced_seconds = %(http_paced_seconds)s,
     lock_wait_seconds = %(lock_wait_seconds)s,
     duration_seconds = %(duration_seconds)s,
     error = %(error)s

@@ -68,7 +68,7 @@ def test_land_task_returns_counts_never_records(dagbag):
     assert set(summary) == {
         "vendor", "stream", "window_start", "window_end", "run_id", "status", "pages", "records", "inserted",
         "updated", "unchanged", "stale", "quarantined", "counted", "vendor_count", "http_requests", "http_retries",
-        "http_wait_seconds", "lock_wait_seconds", "duration_seconds",
+        "http_wait_seconds", "http_paced_seconds", "lock_wait_seconds", "duration_seconds",
     }
     assert all(isinstance(v, (int, float, str, type(None))) for v in summary.values())
 

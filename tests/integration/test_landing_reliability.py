@@ -15,12 +15,12 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from devtools.testing import RAW_TABLE
 from lead_pipelines.common.errors import ConcurrentRunError
 from lead_pipelines.common.http_hook import HttpStats
 from lead_pipelines.common.landing import MAX_ID_BYTES, Target
 from lead_pipelines.common.sync import Checks, sync_window, window_lock_key
 from lead_pipelines.common.windows import Window
+from lead_pipelines.leadconduit.settings import RAW_TABLE
 
 DAG_ID = "leadconduit_sync"
 WINDOW = Window(datetime(2024, 6, 1, 7, tzinfo=timezone.utc), datetime(2024, 6, 1, 8, tzinfo=timezone.utc))

@@ -13,9 +13,9 @@ import pytest
 from pathlib import Path
 
 from devtools.paths import ROOT
-from devtools.testing import RAW_TABLE, leadconduit_conn
-
+from devtools.testing import vendor_conn
 from lead_pipelines.common.windows import Window
+from lead_pipelines.leadconduit.settings import RAW_TABLE
 
 DAG_ID = "leadconduit_sync"
 EVENT_TYPES = {"source", "recipient", "filter", "feedback-received", "feedback-sent"}
@@ -93,10 +93,10 @@ def test_window_lands_every_event_once(runner, clean_warehouse, clean_sandbox):
 def test_rerunning_a_window_changes_no_rows(runner, clean_warehouse, clean_sandbox):
     window = hour(1, 6)
     run_ok(runner, window)
-    before = clean_warehouse.snapshot()
+    before = clean_warehouse.snapshot(RAW_TABLE)
     run_ok(runner, window)
 
-    assert clean_warehouse.snapshot() == before
+    assert clean_warehouse.snapshot(RAW_TABLE) == before
     first, second = clean_warehouse.runs()
     assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, first["inserted"])
 
@@ -158,13 +158,13 @@ def test_transient_fault_mid_window_is_retried_with_nothing_lost(runner, clean_w
 def test_persistent_fault_fails_clearly_keeps_warehouse_and_rerun_completes(runner, clean_warehouse, clean_sandbox):
     earlier, window = hour(1, 9), hour(1, 10)
     run_ok(runner, earlier)
-    before = clean_warehouse.snapshot()
+    before = clean_warehouse.snapshot(RAW_TABLE)
     clean_sandbox.client.add_fault("leadconduit", "503", path="/events", after=1, times=-1)
 
     run = runner.run_window(DAG_ID, window)
 
     assert run.state == "failed"
-    assert clean_warehouse.snapshot() == before, "a failed run must leave the warehouse as it was"
+    assert clean_warehouse.snapshot(RAW_TABLE) == before, "a failed run must leave the warehouse as it was"
     failed = [r for r in clean_warehouse.runs() if r["window_start"] == window.start]
     assert len(failed) == 4, "Airflow tried the task 1 + 3 retries times"
     assert {r["status"] for r in failed} == {"failed"}
@@ -181,7 +181,7 @@ def test_persistent_fault_fails_clearly_keeps_warehouse_and_rerun_completes(runn
 
 def test_wrong_credentials_fail_at_once_without_leaking_the_key(runner, clean_warehouse, clean_sandbox, monkeypatch, capfd, caplog):
     wrong_key = "wrong-key-7c1e9a4b2d"
-    monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", leadconduit_conn(clean_sandbox.leadconduit_url, wrong_key))
+    monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", vendor_conn("leadconduit", clean_sandbox.vendor_url("leadconduit"), wrong_key))
     window = hour(1, 11)
 
     run = runner.run_window(DAG_ID, window)
@@ -209,7 +209,7 @@ def test_task_killed_mid_window_then_rerun_gives_the_same_rows(runner, clean_war
     (tmp_path / "airflow").mkdir()
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}",
-           "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": leadconduit_conn(clean_sandbox.leadconduit_url, timeout=120)}
+           "AIRFLOW_CONN_LEADCONDUIT_DEFAULT": vendor_conn("leadconduit", clean_sandbox.vendor_url("leadconduit"), timeout=120)}
     log_path = tmp_path / "run_window.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "devtools.run_window", DAG_ID, window.start.isoformat(), window.end.isoformat()],

@@ -21,7 +21,7 @@ def check(cells):
     table = render(cells)
     failed = [c for c in cells if not c.ok]
     assert not failed, f"{table}\n\nfailed: {[(c.stream, c.scenario, c.outcome, c.note) for c in failed]}"
-    assert all(c.truth > 1000 for c in cells), "each window spans several pages"
+    assert all(c.pages >= 2 for c in cells), "each window spans several pages (or fan-out calls)"
     print("\n" + table)
 
 

@@ -1,6 +1,6 @@
-"""The API key, echoed back by the vendor in every form, is found nowhere we write.
+"""Each source's secret, echoed back by its vendor in every form, is found nowhere we write.
 
-The sandbox here expects a distinctive key and echoes it in error responses: raw, percent-encoded,
+For every registered source, the sandbox here expects a distinctive key and echoes it in error responses: raw, percent-encoded,
 HTML-escaped, JSON-escaped, as the Basic ``Authorization`` value and inside base64. The DAG runs
 through those errors (retried, given up on, rejected) and succeeds once they pass. Then every place
 the package writes is scanned for every form of the key: the task logs (captured output and
@@ -22,12 +22,12 @@ from urllib.parse import quote, quote_plus
 import psycopg
 import pytest
 
-from devtools.testing import leadconduit_conn
+from devtools.testing import vendor_conn
 from lead_pipelines.common.secrets import secret_forms
 from lead_pipelines.common.windows import Window
+from lead_pipelines.registry import SOURCES
 from sandbox.process import SandboxProcess
 
-DAG_ID = "leadconduit_sync"
 KEY = "Zq7/k+y&v=1<x>\"w'%~lp-9f2c"
 WINDOW = Window(datetime(2024, 6, 1, 9, tzinfo=timezone.utc), datetime(2024, 6, 1, 10, tzinfo=timezone.utc))
 
@@ -46,8 +46,8 @@ def forms_of(key: str) -> set[str]:
 @pytest.fixture
 def echoing_sandbox(clean_warehouse, monkeypatch):
     with SandboxProcess(seed=7, start="2024-06-01T00:00:00Z", end="2024-06-02T00:00:00Z", events_per_hour=1500,
-                        leadconduit_api_key=KEY) as proc:
-        monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", leadconduit_conn(proc.leadconduit_url, KEY))
+                        options={"leadconduit-api-key": KEY}) as proc:
+        monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", vendor_conn("leadconduit", proc.vendor_url("leadconduit"), KEY))
         yield proc
 
 
@@ -56,23 +56,27 @@ def scan(text: str, where: str, forms: set[str]) -> list[str]:
 
 
 def test_the_key_echoed_in_every_form_is_found_nowhere(runner, echoing_sandbox, clean_warehouse, capfd, caplog):
-    client = echoing_sandbox.client
-    client.add_fault("leadconduit", "echo", path="/events", after=1, times=1, status=500)
-    client.add_fault("leadconduit", "echo_html", path="/events", after=1, times=1, status=503)
-    client.add_fault("leadconduit", "echo", path="/events/stats", times=1, status=502)
-    ok = runner.run_window(DAG_ID, WINDOW)
+    client, source = echoing_sandbox.client, echoing_sandbox.source
+    vendor, dag_id = source.vendor, source.dag_id
+    endpoint = source.streams[0].endpoint
+    client.add_fault(vendor, "echo", path=endpoint, after=1, times=1, status=500)
+    client.add_fault(vendor, "echo_html", path=endpoint, after=1, times=1, status=503)
+    if vendor == "leadconduit":
+        client.add_fault(vendor, "echo", path="/events/stats", times=1, status=502)
+    ok = runner.run_window(dag_id, WINDOW)
     client.clear_faults()
-    client.add_fault("leadconduit", "echo", path="/events", after=1, times=-1, status=500)
-    gave_up = runner.run_window(DAG_ID, WINDOW)
+    client.add_fault(vendor, "echo", path=endpoint, after=1, times=-1, status=500)
+    gave_up = runner.run_window(dag_id, WINDOW)
     client.clear_faults()
-    client.add_fault("leadconduit", "echo", path="/events", times=-1, status=401)
-    rejected = runner.run_window(DAG_ID, WINDOW)
+    client.add_fault(vendor, "echo", path=endpoint, times=-1, status=401)
+    rejected = runner.run_window(dag_id, WINDOW)
     client.clear_faults()
 
     assert (ok.state, gave_up.state, rejected.state) == ("success", "failed", "failed")
-    echoed = [r for r in client.requests("leadconduit") if r["fault"] in ("echo", "echo_html")]
-    # 3 in the run that succeeds, 3 + 3 + 3 + 3 over the four tries that give up, 1 rejected at once.
-    assert len(echoed) == 3 + 12 + 1, "the sandbox really echoed the key, on every try"
+    echoed = [r for r in client.requests(vendor) if r["fault"] in ("echo", "echo_html")]
+    # 2 (+1 on /events/stats) in the run that succeeds, 3 on each of the four tries that give up, and
+    # at least one rejected (a hook that renews its credentials on 401 tries once more).
+    assert len(echoed) >= 2 + 12 + 1, "the sandbox really echoed the key, on every try"
     errors = [r["error"] for r in clean_warehouse.runs() if r["error"]]
     assert any("HTTP 500" in e and "gave up after 3 attempts" in e for e in errors)
     assert any("HTTP 401" in e for e in errors)
@@ -88,7 +92,7 @@ def test_the_key_echoed_in_every_form_is_found_nowhere(runner, echoing_sandbox, 
     with sqlite3.connect(home / "airflow.db") as meta:
         tables = [t for (t,) in meta.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         assert "xcom" in tables
-        xcoms = meta.execute("SELECT count(*) FROM xcom WHERE dag_id = ?", (DAG_ID,)).fetchone()[0]
+        xcoms = meta.execute("SELECT count(*) FROM xcom WHERE dag_id = ?", (dag_id,)).fetchone()[0]
         assert xcoms > 0, "the successful run pushed its counts"
         for table in tables:
             for row in meta.execute(f'SELECT * FROM "{table}"'):

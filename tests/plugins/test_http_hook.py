@@ -12,7 +12,8 @@ import pytest
 import requests
 from airflow.sdk.exceptions import AirflowFailException
 
-from devtools.testing import LEADCONDUIT_KEY, leadconduit_conn
+from devtools.testing import vendor_conn
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY as LEADCONDUIT_KEY
 from lead_pipelines.common.errors import VendorAPIError, VendorConfigError, VendorRejectedError
 from lead_pipelines.common.http_hook import HttpStats, RetryPolicy, parse_retry_after, redact
 from lead_pipelines.common.windows import Window
@@ -28,7 +29,7 @@ def lc(clean_sandbox, monkeypatch):
     """The sandbox, with a helper to rewire ``leadconduit_default`` for one test."""
 
     def wire(key: str = LEADCONDUIT_KEY, **extra) -> None:
-        monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", leadconduit_conn(clean_sandbox.leadconduit_url, key, **extra))
+        monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", vendor_conn("leadconduit", clean_sandbox.vendor_url("leadconduit"), key, **extra))
 
     wire()
     clean_sandbox.wire = wire
@@ -197,7 +198,7 @@ def test_post_is_not_retried_after_a_server_error(lc):
 )
 def test_incomplete_connection_is_a_config_error_before_any_request(lc, monkeypatch, conn, match):
     if conn.get("host") == "URL":
-        conn["host"] = lc.leadconduit_url
+        conn["host"] = lc.vendor_url("leadconduit")
     monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", json.dumps(conn))
     hook = LeadConduitHook(sleep=pytest.fail)
 

@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 
 import orjson
 
-from devtools.testing import RAW_TABLE
 from lead_pipelines.common.errors import LandingError, RecordError, WarehouseError
 from lead_pipelines.common.landing import MAX_ID_BYTES, RecordRules, Target, land_pages, record_id_of
 from lead_pipelines.common.records import Page, decode_page
 from lead_pipelines.common.warehouse import connect
 from lead_pipelines.common.windows import Window
+from lead_pipelines.leadconduit.settings import RAW_TABLE
 
 TABLE = "leadconduit_events"
 WINDOW = Window(datetime(2024, 6, 1, 5, tzinfo=timezone.utc), datetime(2024, 6, 1, 6, tzinfo=timezone.utc))

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
-from devtools.testing import RAW_TABLE
+from lead_pipelines.leadconduit.settings import RAW_TABLE
 from lead_pipelines.common.errors import IncompleteWindowError, RecordError
 from lead_pipelines.common.http_hook import HttpStats
 from lead_pipelines.common.landing import RecordRules, Target, land_pages

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.testing import LEADCONDUIT_KEY, leadconduit_conn
+from devtools.testing import vendor_conn
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY as LEADCONDUIT_KEY
 from lead_pipelines.common.windows import Window
 from lead_pipelines.leadconduit.hook import EVENT_TYPES, MAX_PAGE_SIZE, LeadConduitAuth, LeadConduitHook, timestamp
 
@@ -151,7 +152,7 @@ def test_basic_auth_reaches_the_vendor_with_username_api(clean_sandbox):
 
 
 def test_connection_login_becomes_the_username(clean_sandbox, monkeypatch):
-    conn = json.loads(leadconduit_conn(clean_sandbox.leadconduit_url))
+    conn = json.loads(vendor_conn("leadconduit", clean_sandbox.vendor_url("leadconduit")))
     monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", json.dumps({**conn, "login": "reporting"}))
     hook = LeadConduitHook(sleep=pytest.fail)
 
@@ -172,7 +173,7 @@ def test_test_connection_with_the_right_key(clean_sandbox):
 
 def test_test_connection_with_a_wrong_key(clean_sandbox, monkeypatch):
     wrong_key = "not-the-key-3b8f7d"
-    monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", leadconduit_conn(clean_sandbox.leadconduit_url, wrong_key))
+    monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", vendor_conn("leadconduit", clean_sandbox.vendor_url("leadconduit"), wrong_key))
 
     ok, message = LeadConduitHook(sleep=pytest.fail).test_connection()
 
@@ -183,7 +184,7 @@ def test_test_connection_with_a_wrong_key(clean_sandbox, monkeypatch):
 
 
 def test_test_connection_without_a_key_reports_the_config(clean_sandbox, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", leadconduit_conn(clean_sandbox.leadconduit_url, ""))
+    monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", vendor_conn("leadconduit", clean_sandbox.vendor_url("leadconduit"), ""))
 
     ok, message = LeadConduitHook(sleep=pytest.fail).test_connection()
 

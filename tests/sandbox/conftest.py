@@ -21,7 +21,7 @@ API_KEY = DEFAULT_API_KEY
 @pytest.fixture(scope="session")
 def sandbox_proc() -> Iterator[SandboxProcess]:
     """Run the sandbox with its default data (seed 7, 2024-06-01, 40 events/hour)."""
-    with SandboxProcess(seed=7, leadconduit_api_key=API_KEY) as proc:
+    with SandboxProcess(seed=7, options={"leadconduit-api-key": API_KEY}) as proc:
         yield proc
 
 
@@ -44,5 +44,5 @@ def lc(sandbox_proc: SandboxProcess) -> Iterator[requests.Session]:
     with requests.Session() as session:
         session.auth = ("API", API_KEY)
         session.headers["Accept"] = "application/json"
-        session.base = sandbox_proc.leadconduit_url  # type: ignore[attr-defined]
+        session.base = sandbox_proc.vendor_url("leadconduit")  # type: ignore[attr-defined]
         yield session

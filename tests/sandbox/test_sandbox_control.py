@@ -18,7 +18,7 @@ def test_health(sandbox_proc: SandboxProcess) -> None:
         "ok": True, "vendors": ["leadconduit"], "seed": 7,
         "start": "2024-06-01T00:00:00Z", "end": "2024-06-02T00:00:00Z",
     }
-    assert sandbox_proc.leadconduit_url == sandbox_proc.url + "/leadconduit"
+    assert sandbox_proc.vendor_url("leadconduit") == sandbox_proc.url + "/leadconduit"
 
 
 def test_429_with_retry_after_then_recovers(lc: requests.Session,

@@ -14,7 +14,7 @@ KEY = DEFAULT_API_KEY
 
 
 def _first_page(proc: SandboxProcess) -> list[dict]:
-    r = requests.get(f"{proc.leadconduit_url}/events", auth=("API", KEY),
+    r = requests.get(f"{proc.vendor_url('leadconduit')}/events", auth=("API", KEY),
                      params={"sort": "asc", "limit": 200, "start": "2024-06-01T00:00:00Z"},
                      timeout=10)
     return r.json()
@@ -37,7 +37,7 @@ def test_100k_events_in_one_hour_page_in_under_30s() -> None:
         seen: list[str] = []
         pages = 0
         while True:
-            page = session.get(f"{proc.leadconduit_url}/events", params=query, timeout=30).json()
+            page = session.get(f"{proc.vendor_url('leadconduit')}/events", params=query, timeout=30).json()
             pages += 1
             seen.extend(e["id"] for e in page)
             if len(page) < 1000:

@@ -115,7 +115,7 @@ def _forms(user: str, secret: str) -> dict[str, str]:
 
 def test_echo_reflects_basic_credentials_in_every_form(sandbox_proc: SandboxProcess) -> None:
     sandbox_proc.client.add_fault("leadconduit", "echo")
-    r = requests.get(f"{sandbox_proc.leadconduit_url}/events", params={"limit": 1},
+    r = requests.get(f"{sandbox_proc.vendor_url('leadconduit')}/events", params={"limit": 1},
                      auth=(b"someone", SECRET.encode()), timeout=5)  # bytes: sent as UTF-8
     assert r.status_code == 500 and r.headers["Content-Type"].startswith("application/json")
     sent = r.request.headers["Authorization"]
@@ -142,7 +142,7 @@ def test_echo_reflects_basic_credentials_in_every_form(sandbox_proc: SandboxProc
 def test_echo_base64_forms_use_the_bytes_the_client_sent(sandbox_proc: SandboxProcess) -> None:
     sandbox_proc.client.add_fault("leadconduit", "echo")
     # requests encodes str Basic credentials as Latin-1.
-    r = requests.get(f"{sandbox_proc.leadconduit_url}/events", auth=("u", SECRET), timeout=5)
+    r = requests.get(f"{sandbox_proc.vendor_url('leadconduit')}/events", auth=("u", SECRET), timeout=5)
     cred = r.json()["debug"]["credentials"][0]
     assert cred["raw"] == SECRET
     assert "Basic " + cred["basic_b64"] == r.request.headers["Authorization"]
@@ -152,7 +152,7 @@ def test_echo_base64_forms_use_the_bytes_the_client_sent(sandbox_proc: SandboxPr
 def test_echo_with_status_reflects_bearer_header_and_query_secrets(
         sandbox_proc: SandboxProcess) -> None:
     sandbox_proc.client.add_fault("leadconduit", "echo", status=401)
-    url = f"{sandbox_proc.leadconduit_url}/events"
+    url = f"{sandbox_proc.vendor_url('leadconduit')}/events"
     r = requests.get(url, params={"api_key": "q-key é", "token": "q-token", "limit": 1},
                      headers={"Authorization": "Bearer tok.en-1", "X-Api-Key": "x-key"},
                      timeout=5)
@@ -172,7 +172,7 @@ def test_echo_with_status_reflects_bearer_header_and_query_secrets(
 
 def test_echo_html_escapes_in_markup_and_is_raw_in_pre(sandbox_proc: SandboxProcess) -> None:
     sandbox_proc.client.add_fault("leadconduit", "echo_html", status=400)
-    r = requests.get(f"{sandbox_proc.leadconduit_url}/events", auth=(b"u", SECRET.encode()),
+    r = requests.get(f"{sandbox_proc.vendor_url('leadconduit')}/events", auth=(b"u", SECRET.encode()),
                      timeout=5)
     assert r.status_code == 400 and r.headers["Content-Type"].startswith("text/html")
     assert r.headers["X-Debug-Authorization"] == r.request.headers["Authorization"]

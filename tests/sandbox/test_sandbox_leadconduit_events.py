@@ -25,7 +25,7 @@ def page_all(lc: requests.Session, start: str, **params: str) -> list[dict]:
 
 def test_missing_and_wrong_key_are_401_without_echoing_key(sandbox_proc: SandboxProcess,
                                                           api_key: str) -> None:
-    url = f"{sandbox_proc.leadconduit_url}/events"
+    url = f"{sandbox_proc.vendor_url('leadconduit')}/events"
     missing = requests.get(url, timeout=5)
     wrong = requests.get(url, auth=("API", "not-the-key"), timeout=5)
     assert missing.status_code == 401 and wrong.status_code == 401

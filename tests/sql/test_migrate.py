@@ -63,7 +63,7 @@ def test_migrate_on_an_empty_database_creates_everything(fresh_db):
         SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('raw', 'mart', 'ops')
     """))
     assert tables == {
-        ("ops", "sync_runs"), ("ops", "sync_state"), ("ops", "sync_windows"), ("ops", "schema_migrations"),
+        ("ops", "sync_runs"), ("ops", "api_pacing"), ("ops", "sync_state"), ("ops", "sync_windows"), ("ops", "schema_migrations"),
         ("ops", "quarantine"), ("raw", "leadconduit_events"),
     }
     columns = dict(query(conninfo, """

@@ -10,6 +10,8 @@ from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 from lead_pipelines.common.settings import WAREHOUSE_CONN_ID
 
 if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+
     from lead_pipelines.common.operators import VendorToWarehouseOperator
     from lead_pipelines.common.settings import SourceSettings
 
@@ -28,13 +30,21 @@ def build_sync_dag(
     *,
     doc_md: str | None,
     warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+    params: Mapping[str, Param] | None = None,
+    after_landing: Mapping[str, type[BaseOperator]] | None = None,
 ) -> DAG:
     """Return the sync DAG of ``source``: migrate the warehouse, then land each stream's window.
+
+    A stream with ``after`` set lands once that stream's window has landed (it reads from it).
+    Every landing task runs in the source's pool, where it has one.
 
     :param source: The source's settings.
     :param operators: Operator class per stream name.
     :param doc_md: Markdown for the DAG's page (pass the DAG file's ``__doc__``).
     :param warehouse_conn_id: Postgres connection of the warehouse, for every task.
+    :param params: The source's own DAG params, shown on the trigger form beside the common ones.
+    :param after_landing: Task id -> operator class of tasks that run once every stream has landed
+        (e.g. an opt-in write-back to the vendor); each gets ``conn_id`` and ``warehouse_conn_id``.
     """
     with DAG(
         dag_id=source.dag_id,
@@ -56,6 +66,7 @@ def build_sync_dag(
                 description="When the vendor's own count for the window differs from what arrived: fail "
                 "(roll back; a retry reads the window again) or warn (land and record a warning).",
             ),
+            **(params or {}),
         },
         default_args={
             "owner": source.owner,
@@ -80,12 +91,20 @@ def build_sync_dag(
                     raise AirflowFailException(str(exc)) from None
 
         ready = migrate_warehouse()
+        lands = {}
         for stream in source.streams:
             operator = operators[stream.name]
-            land = operator(
+            lands[stream.name] = operator(
                 task_id=f"land_{stream.name}",
                 outlets=[raw_asset(source, stream.name)],
                 warehouse_conn_id=warehouse_conn_id,
+                **({"pool": source.pool} if source.pool else {}),
             )
-            ready >> land
+        for stream in source.streams:
+            upstream = lands[stream.after] if stream.after else ready
+            upstream >> lands[stream.name]
+        for task_id, operator in (after_landing or {}).items():
+            follow = operator(task_id=task_id, conn_id=source.conn_id, warehouse_conn_id=warehouse_conn_id,
+                              **({"pool": source.pool} if source.pool else {}))
+            list(lands.values()) >> follow
     return dag

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import orjson
@@ -18,12 +19,14 @@ import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
 from lead_pipelines.common.errors import VendorAPIError, VendorConfigError, VendorRejectedError
+from lead_pipelines.common.pacing import LocalPacer, Pacer, RateLimit
 from lead_pipelines.common.records import Page, PageDecodeError, decode_page
 from lead_pipelines.common.secrets import Redactor, mask_in_airflow, scrub_personal
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
+    from lead_pipelines.common.settings import SourceSettings
     from lead_pipelines.common.windows import Window
 
 #: Statuses worth another try: throttling, the vendor's own trouble, and gateway failures.
@@ -42,6 +45,10 @@ class HttpStats:
     requests: int = 0
     retries: int = 0
     wait_seconds: float = 0.0
+    #: Seconds spent waiting for call slots under the vendor's rate limit (see :mod:`.pacing`).
+    paced_seconds: float = 0.0
+    #: Times the credentials were renewed (expiring, or answered 401).
+    renewals: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,12 @@ def parse_retry_after(value: str | None) -> float | None:
 class VendorHttpHook(HttpHook):
     """Talk to one vendor's REST API with a shared retry policy and clear errors.
 
-    Subclasses set ``vendor_name`` and the four connection attributes, and override
-    :meth:`validate_connection` and :meth:`_extract_auth` for their auth scheme.
+    Subclasses set ``vendor_name``, ``source`` and the four connection attributes, and override
+    :meth:`validate_connection` and :meth:`_extract_auth` for their auth scheme. Where the vendor's
+    credentials expire they override :meth:`renew_credentials` (and :meth:`credentials_expiring`):
+    the base renews before a call when due and once when a call is answered 401, then sends it again.
+    Where the vendor limits calls per minute they override :meth:`rate_limit`: every call waits for
+    its slot from ``pacer`` (shared through the warehouse when an operator sets it).
 
     :param conn_id: Airflow connection whose host (scheme included) is the API base URL.
     :param retry_policy: Overrides the default retry policy.
@@ -123,6 +134,8 @@ class VendorHttpHook(HttpHook):
     """
 
     vendor_name = "Vendor"
+    #: The source's settings: its connection form (labels, extras and their defaults) among them.
+    source: ClassVar[SourceSettings | None] = None
     #: Connection extras read by this package, kept out of the request headers.
     extra_option_keys: tuple[str, ...] = ("max_attempts", "max_retry_after", "read_timeout")
 
@@ -138,6 +151,34 @@ class VendorHttpHook(HttpHook):
         self._retry_policy = retry_policy
         self._sleep = sleep
         self.stats = HttpStats()
+        #: Hands out call slots under :meth:`rate_limit`; an operator sets a warehouse-backed one.
+        self.pacer: Pacer = LocalPacer()
+        self._renew_lock = threading.RLock()
+        self._renewing = False
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return the connection form's labels, placeholders and hidden fields, from the source's settings."""
+        if cls.source is None:
+            return super().get_ui_field_behaviour()
+        return cls.source.connection_form.ui_field_behaviour()
+
+    def extra(self, name: str, default: Any = None) -> Any:
+        """Return a connection extra, as the form or a JSON extra stores it, else its declared default.
+
+        Airflow's form may store a provider's field as ``extra__<conn_type>__<name>``; a hand-written
+        extra uses the bare name. An empty value counts as unset.
+
+        :param name: The field's name, e.g. ``site``.
+        :param default: Used when neither the connection nor the form's declaration gives a value.
+        """
+        extras = self.connection.extra_dejson
+        for key in (name, f"extra__{self.conn_type}__{name}"):
+            value = extras.get(key)
+            if value is not None and value != "":
+                return value
+        declared = {f.name: f.default for f in self.source.connection_form.extra_fields} if self.source else {}
+        return declared.get(name) if declared.get(name) is not None else default
 
     @cached_property
     def connection(self) -> Connection:
@@ -183,11 +224,47 @@ class VendorHttpHook(HttpHook):
         """Return one session for all calls of this hook, so connections are reused."""
         self.connection  # noqa: B018 - validate the secret before building anything
         session = self.get_conn()
-        for key in self.extra_option_keys:
+        # HttpHook sends unknown extras as headers: never the package's own settings (a client secret,
+        # a refresh token, a dataset id) to the vendor.
+        declared = [f.name for f in self.source.connection_form.extra_fields] if self.source else []
+        for key in [*self.extra_option_keys, "timeout", *declared]:
             session.headers.pop(key, None)
+        for key in list(session.headers):
+            if key.startswith("extra__"):
+                session.headers.pop(key, None)
         session.max_redirects = MAX_REDIRECTS
         self.redactor  # noqa: B018 - register the secrets with Airflow's masker before any call
         return session
+
+    def rate_limit(self) -> RateLimit | None:
+        """Return the vendor's rate limit for this connection, or None where calls are not paced."""
+        return None
+
+    def renew_credentials(self) -> bool:
+        """Obtain fresh credentials and apply them to later calls; False where there is nothing to renew.
+
+        Called before a call when :meth:`credentials_expiring` says so, and once when a call is
+        answered 401. Calls it makes itself are not renewed again.
+        """
+        return False
+
+    def credentials_expiring(self) -> bool:
+        """Tell whether the credentials in use expire before the next call could finish."""
+        return False
+
+    def _renew(self, why: str) -> bool:
+        with self._renew_lock:
+            if self._renewing:
+                return False
+            self._renewing = True
+            try:
+                renewed = self.renew_credentials()
+            finally:
+                self._renewing = False
+        if renewed:
+            self.stats.renewals += 1
+            self.log.info("%s: credentials renewed (%s)", self.vendor_name, why)
+        return renewed
 
     def secrets(self) -> tuple[str | None, ...]:
         """Return every secret of the connection; subclasses add tokens they obtain."""
@@ -304,6 +381,8 @@ class VendorHttpHook(HttpHook):
         window: Window | None = None,
         idempotent: bool | None = None,
         page: int | None = None,
+        data: Mapping[str, Any] | None = None,
+        auth: Any = None,
     ) -> Any:
         """Send one call under the retry policy and return ``decode(body)``.
 
@@ -317,13 +396,15 @@ class VendorHttpHook(HttpHook):
         :param window: The data interval served.
         :param idempotent: Defaults to True for GET, HEAD, PUT and DELETE.
         :param page: The page of the window this call fetches.
+        :param data: A form body (``application/x-www-form-urlencoded``), e.g. an OAuth token request.
+        :param auth: Replaces the session's auth for this call (a token endpoint's own credentials).
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in {"GET", "HEAD", "PUT", "DELETE"}
         policy = self.retry_policy
         session = self.session
-        url = self.url_from_endpoint(endpoint)
+        url = endpoint if endpoint.startswith(("http://", "https://")) else self.url_from_endpoint(endpoint)
         path = urlsplit(url).path
         where = f" {window}" if window else ""
         where += f" page {page}" if page else ""
@@ -361,7 +442,8 @@ class VendorHttpHook(HttpHook):
             reraise=True,
         )
         try:
-            return retrying(self._attempt, session, method, url, params, json_body, policy, decode, fail)
+            return retrying(self._attempt, session, method, url, params, json_body, policy, decode, fail,
+                            data, auth)
         except _Retryable as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             if not idempotent and not exc.safe_for_writes:
@@ -374,13 +456,24 @@ class VendorHttpHook(HttpHook):
                 ) from None
             raise fail(exc.status, f"{exc.detail} (gave up after {attempts} attempts)") from None
 
-    def _attempt(self, session, method, url, params, json_body, policy, decode, fail) -> Any:
+    def _attempt(self, session, method, url, params, json_body, policy, decode, fail, data=None, auth=None) -> Any:
+        if auth is None and not self._renewing and self.credentials_expiring():
+            self._renew("expiring")
         self.stats.requests += 1
         origin = urlsplit(url)[:2]
-        for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send(session, method, url, params, json_body, policy)
+        renewed = False
+        hops = 0
+        while hops <= MAX_REDIRECTS:
+            self._pace(url)
+            response = self._send(session, method, url, params, json_body, policy, data, auth)
+            if response.status_code == 401 and auth is None and not renewed and self._renew("answered 401"):
+                # Expired or revoked between two calls: send the same call once more with fresh credentials.
+                renewed = True
+                self.stats.requests += 1
+                continue
             if not response.is_redirect:
                 break
+            hops += 1
             target = urljoin(url, response.headers.get("Location", ""))
             if urlsplit(target)[:2] != origin:
                 where = urlsplit(target)
@@ -407,11 +500,21 @@ class VendorHttpHook(HttpHook):
             raise _Retryable(status, detail, self.retry_after(response), safe_for_writes=status == 429)
         raise fail(status, detail, VendorRejectedError) from None
 
-    def _send(self, session, method, url, params, json_body, policy) -> requests.Response:
+    def _pace(self, url: str) -> None:
+        limit = self.rate_limit()
+        if limit is None:
+            return
+        scope = urlsplit(url).path if limit.per_endpoint else "*"
+        wait = self.pacer.reserve(f"{self.vendor_name}:{scope}", limit.interval)
+        if wait > 0:
+            self.stats.paced_seconds += wait
+            self._sleep(wait)
+
+    def _send(self, session, method, url, params, json_body, policy, data=None, auth=None) -> requests.Response:
         try:
             return session.request(
-                method, url, params=params, json=json_body, allow_redirects=False,
-                timeout=(policy.connect_timeout, policy.read_timeout),
+                method, url, params=params, json=json_body, data=data, allow_redirects=False,
+                timeout=(policy.connect_timeout, policy.read_timeout), **({"auth": auth} if auth is not None else {}),
             )
         except requests.Timeout as exc:
             raise _Retryable(None, f"timed out ({type(exc).__name__}, read timeout {policy.read_timeout:g}s)") from None

@@ -77,6 +77,8 @@ class RecordRules:
     :param updated_unit: Unit of ``updated_field``, as ``time_unit``.
     :param counted: Tells which records the vendor's own count for the window includes.
     :param max_pages: More pages than this in one window fail the run (a runaway cursor).
+    :param lookback: Records may lie this long before the window starts (a stream that re-reads a
+        trailing overlap because its records change).
     """
 
     id_field: str = "id"
@@ -86,6 +88,7 @@ class RecordRules:
     updated_unit: str = "iso"
     counted: Callable[[Any], bool] | None = None
     max_pages: int = DEFAULT_MAX_PAGES
+    lookback: timedelta = timedelta(0)
 
 
 @dataclass
@@ -242,7 +245,7 @@ def land_pages(
     stage = f"stage_{target.table}"
     result = LandingResult()
     quarantined: list[_Quarantined] = []
-    window_lo = int(target.window.start.timestamp() * 1000)
+    window_lo = int((target.window.start - rules.lookback).timestamp() * 1000)
     window_hi = int(target.window.end.timestamp() * 1000)
     page_no = 0
     try:

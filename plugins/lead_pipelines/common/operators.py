@@ -50,8 +50,16 @@ class VendorToWarehouseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> VendorHttpHook:
-        """Return the vendor hook, built on first use (never at parse time)."""
-        return self.make_hook()
+        """Return the vendor hook, built on first use (never at parse time).
+
+        Its calls take their slots under the vendor's rate limit from the warehouse, so parallel
+        tasks and backfill runs share one budget.
+        """
+        from lead_pipelines.common.pacing import WarehousePacer
+
+        hook = self.make_hook()
+        hook.pacer = WarehousePacer(self.warehouse_conn_id)
+        return hook
 
     def make_hook(self) -> VendorHttpHook:
         """Build the vendor hook for ``conn_id``."""
@@ -83,6 +91,7 @@ class VendorToWarehouseOperator(BaseOperator):
             updated_unit=stream.updated_unit,
             counted=self.counted if has_count else None,
             max_pages=stream.max_pages,
+            lookback=stream.lookback,
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -129,17 +138,22 @@ class VendorToWarehouseOperator(BaseOperator):
             raise target.error(self._redact(f"{type(exc).__name__}: {exc}")) from None
         finally:
             self.hook.close()
+            close_pacer = getattr(self.hook.pacer, "close", None)
+            if close_pacer is not None:
+                close_pacer()
         counts = summary.as_dict()
         quarantined = f", {counts['quarantined']} quarantined" if counts["quarantined"] else ""
         stale = f", {counts['stale']} stale (older than stored)" if counts["stale"] else ""
         vendor = f"; vendor count {counts['vendor_count']} matches" if counts["vendor_count"] is not None else ""
         self.log.info(
             "%s %s %s: %d pages, %d records: %d inserted, %d updated, %d unchanged%s%s%s; "
-            "%d HTTP requests, %d retries, %.1fs waited; %.2fs (ops.sync_runs run_id %d)",
+            "%d HTTP requests, %d retries, %.1fs waited, %.1fs paced under the rate limit; %.2fs "
+            "(ops.sync_runs run_id %d)",
             self.source.display_name, self.stream.name, window, counts["pages"], counts["records"],
             counts["inserted"], counts["updated"], counts["unchanged"], stale, quarantined,
             vendor if not summary.warning else f"; {summary.warning}", counts["http_requests"],
-            counts["http_retries"], counts["http_wait_seconds"], counts["duration_seconds"], counts["run_id"],
+            counts["http_retries"], counts["http_wait_seconds"], counts["http_paced_seconds"],
+            counts["duration_seconds"], counts["run_id"],
         )
         return counts
 

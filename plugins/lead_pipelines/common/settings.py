@@ -24,6 +24,9 @@ class StreamSettings:
     :param updated_field: Top-level field with the record's update time: never replace newer by older.
     :param updated_unit: Unit of ``updated_field``.
     :param max_pages: Pages one window may take before the run fails as a runaway cursor.
+    :param lookback: How far before its window a run re-reads (records that change after they are
+        first seen): records may lie in ``[start - lookback, end)``.
+    :param after: The stream whose landing this one reads from (fan-out): its task runs after that one.
     """
 
     name: str
@@ -34,6 +37,61 @@ class StreamSettings:
     updated_field: str | None = None
     updated_unit: str = "iso"
     max_pages: int = 10_000
+    lookback: timedelta = timedelta(0)
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One field of a connection's extras, shown as its own labelled input in Airflow's form.
+
+    :param name: The key in the connection's extra JSON.
+    :param label: The form's label.
+    :param description: Help text under the field.
+    :param kind: JSON-schema type: ``string``, ``integer``, ``number`` or ``boolean``.
+    :param default: The value the hook uses when the field is empty.
+    :param secret: Masked in the form and the logs (a client secret, a refresh token).
+    """
+
+    name: str
+    label: str
+    description: str = ""
+    kind: str = "string"
+    default: str | int | float | bool | None = None
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionForm:
+    """How Airflow's connection form shows a vendor's connection type.
+
+    :param relabeling: Standard field -> label (``host``, ``login``, ``password``).
+    :param placeholders: Field -> placeholder text.
+    :param hidden_fields: Standard fields the vendor does not use.
+    :param extra_fields: The vendor's own settings, kept in the connection's extras.
+    """
+
+    relabeling: tuple[tuple[str, str], ...] = ()
+    placeholders: tuple[tuple[str, str], ...] = ()
+    hidden_fields: tuple[str, ...] = ("schema", "port")
+    extra_fields: tuple[ExtraField, ...] = ()
+
+    def ui_field_behaviour(self) -> dict:
+        """Return the form's behaviour in the shape of a hook's ``get_ui_field_behaviour``."""
+        return {"hidden_fields": list(self.hidden_fields), "relabeling": dict(self.relabeling),
+                "placeholders": dict(self.placeholders)}
+
+    def conn_fields(self) -> dict:
+        """Return the extra fields in the shape of a provider's ``conn-fields``."""
+        fields = {}
+        for f in self.extra_fields:
+            schema: dict = {"type": [f.kind, "null"]}
+            if f.default is not None:
+                schema["default"] = f.default
+            if f.secret:
+                schema["format"] = "password"
+            fields[f.name] = {"label": f.label, "schema": schema, **({"description": f.description} if f.description else {})}
+        return fields
 
 
 @dataclass(frozen=True)
@@ -49,6 +107,9 @@ class SourceSettings:
     :param start_date: First window a catch-up or backfill may ask for.
     :param streams: The streams this DAG lands.
     :param lock_wait_seconds: How long a run waits for another run of the same window.
+    :param hook_class: Dotted path of the vendor's hook (the provider registers its connection type).
+    :param connection_form: How Airflow's form shows the connection type (``conn_type`` = ``vendor``).
+    :param pool: The Airflow pool every call of this vendor runs in, or None for the default pool.
     """
 
     vendor: str
@@ -64,6 +125,9 @@ class SourceSettings:
     retry_delay: timedelta = timedelta(minutes=5)
     tags: tuple[str, ...] = field(default=())
     lock_wait_seconds: float = 600.0
+    hook_class: str = ""
+    connection_form: ConnectionForm = field(default_factory=ConnectionForm)
+    pool: str | None = None
 
     def raw_table(self, stream: StreamSettings) -> str:
         """Return the raw table's name (without schema) for ``stream``."""

@@ -117,6 +117,7 @@ class SyncSummary:
             "http_requests": self.http.requests,
             "http_retries": self.http.retries,
             "http_wait_seconds": round(self.http.wait_seconds, 3),
+            "http_paced_seconds": round(self.http.paced_seconds, 3),
             "lock_wait_seconds": round(self.lock_wait_seconds, 3),
             "duration_seconds": round(self.duration_seconds, 3),
         }
@@ -296,6 +297,7 @@ def _audit_values(summary: SyncSummary, error: str | None) -> dict[str, Any]:
         "http_requests": summary.http.requests,
         "http_retries": summary.http.retries,
         "http_wait_seconds": summary.http.wait_seconds,
+        "http_paced_seconds": summary.http.paced_seconds,
         "lock_wait_seconds": summary.lock_wait_seconds,
         "duration_seconds": summary.duration_seconds,
         "error": error,

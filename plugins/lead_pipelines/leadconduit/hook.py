@@ -12,7 +12,7 @@ from requests.auth import AuthBase, _basic_auth_str
 from lead_pipelines.common.errors import VendorAPIError
 from lead_pipelines.common.http_hook import VendorHttpHook
 from lead_pipelines.common.records import Page
-from lead_pipelines.leadconduit.settings import EVENT_TYPES, MAX_PAGE_SIZE
+from lead_pipelines.leadconduit.settings import EVENT_TYPES, MAX_PAGE_SIZE, SOURCE
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -57,24 +57,11 @@ class LeadConduitHook(VendorHttpHook):
     hook_name = "LeadConduit"
     vendor_name = "LeadConduit"
     default_headers = {"Accept": "application/json"}
+    source = SOURCE
 
     def __init__(self, leadconduit_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(leadconduit_conn_id, **kwargs)
         self.leadconduit_conn_id = leadconduit_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the connection form for LeadConduit."""
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "Username (optional)", "password": "API key"},
-            "placeholders": {
-                "host": "https://app.leadconduit.com",
-                "login": "API",
-                "password": "the API key from LeadConduit's account settings",
-                "extra": '{"max_attempts": 5, "max_retry_after": 120, "timeout": 60}',
-            },
-        }
 
     def _extract_auth(self, connection) -> LeadConduitAuth:
         return LeadConduitAuth(connection.password, connection.login or "API")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from lead_pipelines.common.settings import SourceSettings, StreamSettings, utc
+from lead_pipelines.common.settings import ConnectionForm, SourceSettings, StreamSettings, utc
 
 #: An event's creation time is its ``end_timestamp`` (epoch ms): every landed event must lie in its window.
 EVENT_TYPES = ("source", "recipient", "filter", "feedback-received", "feedback-sent")
@@ -28,9 +28,22 @@ SOURCE = SourceSettings(
     start_date=utc(2024, 1, 1),
     streams=(EVENTS,),
     tags=("hourly",),
+    hook_class="lead_pipelines.leadconduit.hook.LeadConduitHook",
+    connection_form=ConnectionForm(
+        relabeling=(("host", "API base URL"), ("login", "Username (optional)"), ("password", "API key")),
+        placeholders=(
+            ("host", "https://app.leadconduit.com"),
+            ("login", "API"),
+            ("password", "the API key from LeadConduit's account settings"),
+            ("extra", '{"max_attempts": 5, "max_retry_after": 120, "timeout": 60}'),
+        ),
+    ),
 )
 
 
 def counted_by_stats(event: dict) -> bool:
     """Tell whether ``/events/stats`` counts an event in its ``total`` (its outcome decides)."""
     return event.get("outcome") in STATS_OUTCOMES and event.get("type") in EVENT_TYPES
+
+#: The events' raw table, schema-qualified.
+RAW_TABLE = f"raw.{SOURCE.raw_table(EVENTS)}"

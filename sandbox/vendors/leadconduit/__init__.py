@@ -47,3 +47,24 @@ def build(config: SandboxConfig) -> LeadConduitApp:
     from sandbox.vendors.leadconduit.app import LeadConduitApp
 
     return LeadConduitApp(config, config.options.get("leadconduit_api_key", DEFAULT_API_KEY))
+
+
+def connection(base_url: str) -> dict[str, Any]:
+    """Return the Airflow connection that points the LeadConduit hook at this simulator.
+
+    :param base_url: The simulator's base URL (the sandbox's plus ``/leadconduit``).
+    """
+    return {"conn_type": NAME, "host": base_url, "password": DEFAULT_API_KEY}
+
+
+#: An id that is a float, and keys jsonb would merge (NUL and U+FFFD): the warehouse quarantines both.
+DEMO_ODD_RECORDS = (b'{"id":1.5,"type":"source"}', b'{"id":"odd-keys","k\\u0000":1,"k\\ufffd":2}')
+
+
+def demo_quirks(client) -> list[bytes]:
+    """Inject the records ``make demo`` shows being quarantined, and return their bytes.
+
+    :param client: The sandbox's control client.
+    """
+    client.leadconduit_inject([{"raw": raw.decode(), "ts": "2024-06-01T12:30:00Z"} for raw in DEMO_ODD_RECORDS])
+    return list(DEMO_ODD_RECORDS)
