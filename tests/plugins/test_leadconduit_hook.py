@@ -210,22 +210,6 @@ def test_hook_identity():
     assert set(EVENT_TYPES) == {"source", "recipient", "filter", "feedback-received", "feedback-sent"}
 
 
-def test_provider_info_matches_airflow_schema():
-    import airflow
-    import jsonschema
-
-    import lead_pipelines
-
-    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
-    info = lead_pipelines.get_provider_info()
-
-    jsonschema.validate(info, schema)
-    (conn_type,) = info["connection-types"]
-    module, _, name = conn_type["hook-class-name"].rpartition(".")
-    assert getattr(__import__(module, fromlist=[name]), name) is LeadConduitHook
-    assert conn_type["connection-type"] == LeadConduitHook.conn_type
-
-
 def test_providers_manager_resolves_the_connection_type():
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
