@@ -116,6 +116,18 @@ class SandboxClient:
             params["stream"] = stream
         return self._call("GET", f"/{vendor}/truth", params=params)
 
+    def people(self, vendor: str, start: datetime | str, end: datetime | str) -> dict[str, str]:
+        """Return ``{record id: person key}`` for a vendor's records of [start, end) made by shared people.
+
+        Records with the same person key are the same person (see :mod:`sandbox.people`), however
+        each form wrote their email and phone: the answer the downstream identity join is tested on.
+
+        :param vendor: e.g. ``leadconduit``.
+        :param start: aware datetime or ISO string (inclusive).
+        :param end: aware datetime or ISO string (exclusive).
+        """
+        return self._call("GET", f"/{vendor}/people", params={"start": to_iso(start), "end": to_iso(end)})
+
     def leadconduit_truth(self, start: datetime | str, end: datetime | str) -> dict[str, Any]:
         """Return the ids and counts of LeadConduit events created in [start, end).
 

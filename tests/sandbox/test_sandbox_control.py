@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from sandbox.process import REPO_ROOT, SandboxProcess
+from sandbox.vendors.leadconduit import DEFAULT_API_KEY as API_KEY
 
 
 def test_health(sandbox_proc: SandboxProcess) -> None:
@@ -140,3 +141,20 @@ def test_cli_prints_ready_line_and_exits_0_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_leadconduit_says_which_events_are_shared_people(sandbox_proc):
+    from sandbox.people import shared_people
+
+    client = sandbox_proc.client
+    people = client.people("leadconduit", "2024-06-01T00:00:00Z", "2024-06-01T03:00:00Z")
+    truth = set(client.truth("leadconduit", "2024-06-01T00:00:00Z", "2024-06-01T03:00:00Z")["ids"])
+
+    assert people and set(people) <= truth
+    emails = {p.key: p.email for p in shared_people(7)}
+    r = requests.get(f"{sandbox_proc.vendor_url('leadconduit')}/events", auth=("API", API_KEY), timeout=10,
+                     params={"start": "2024-06-01T00:00:00.000Z", "end": "2024-06-01T02:59:59.999Z", "limit": 1000})
+    for event in r.json():
+        if event["id"] in people:
+            assert event["vars"]["lead"]["email"]["raw"] == emails[people[event["id"]]]
+    assert len(set(people.values())) < len(people), "some people come back more than once"

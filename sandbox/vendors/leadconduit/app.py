@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import orjson
 
+from sandbox.people import shared_people
 from sandbox.server import SandboxConfig
 from sandbox.timeutil import iso_ms, parse_timestamp
 from sandbox.vendors.leadconduit import aggregate, query
@@ -63,6 +64,7 @@ class LeadConduitApp:
         :param api_key: the password HTTP Basic auth must carry.
         """
         self._api_key = api_key
+        self.seed = config.seed
         self.store = EventStore(config.seed, config.start_ms, config.end_ms,
                                 config.events_per_hour,
                                 config.options.get("leadconduit_max_cached_events", 200_000))
@@ -171,6 +173,8 @@ class LeadConduitApp:
             return Response.json(200, {"ok": True})
         if action == "truth" and request.method == "GET":
             return Response.json(200, self.truth(request.arg("start"), request.arg("end")))
+        if action == "people" and request.method == "GET":
+            return Response.json(200, self.people(request.arg("start"), request.arg("end")))
         if action == "revise" and request.method == "POST":
             body = request.json() or {}
             self.revision.set(int(body.get("revision", 0)), float(body.get("fraction", 0.2)))
@@ -207,6 +211,26 @@ class LeadConduitApp:
                     for r in snap.records if lo <= r.ts < hi]
         return {"count": len(ids), "ids": ids, "by_type": by_type, "revised_ids": revised,
                 "injected": injected}
+
+    def people(self, start: str | None, end: str | None) -> dict[str, str]:
+        """Return ``{event id: person key}`` for the range's events whose lead is a shared person.
+
+        A lead is a shared person (:func:`sandbox.people.shared_people`) when its email, as typed, is
+        theirs; the other leads are people seen only here.
+
+        :param start: ISO or epoch-ms start (inclusive); None = data start.
+        :param end: ISO or epoch-ms end (exclusive); None = data end.
+        """
+        keys = {p.email: p.key for p in shared_people(self.seed)}
+        lo = self.store.start_ms if start is None else parse_timestamp(start)
+        hi = self.store.end_ms if end is None else parse_timestamp(end)
+        found = {}
+        for bucket, i in self.store.iter_range(lo, hi - 1):
+            event = orjson.loads(bucket.blobs[i])
+            key = keys.get(event["vars"]["lead"]["email"]["raw"])
+            if key is not None:
+                found[bucket.ids[i]] = key
+        return found
 
     # -- routes ----------------------------------------------------------------------------
 
