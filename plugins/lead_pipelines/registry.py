@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from lead_pipelines.common.settings import SourceSettings
+from lead_pipelines.getlandy.settings import SOURCE as GETLANDY
 from lead_pipelines.leadconduit.settings import SOURCE as LEADCONDUIT
 
-SOURCES: tuple[SourceSettings, ...] = (LEADCONDUIT,)
+SOURCES: tuple[SourceSettings, ...] = (LEADCONDUIT, GETLANDY)
 
 
 def raw_tables() -> list[str]:

@@ -1,0 +1,1 @@
+"""GetLandy: landing-page leads landed into ``raw.getlandy_leads``."""
