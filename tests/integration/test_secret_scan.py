@@ -43,11 +43,15 @@ def forms_of(key: str) -> set[str]:
     return forms | set(secret_forms(key))
 
 
-@pytest.fixture
-def echoing_sandbox(clean_warehouse, monkeypatch):
+@pytest.fixture(params=SOURCES, ids=lambda source: source.vendor)
+def echoing_sandbox(request, clean_warehouse, monkeypatch):
+    """A sandbox whose simulator of one source expects ``KEY`` (``--<vendor>-api-key``), wired to it."""
+    source = request.param
     with SandboxProcess(seed=7, start="2024-06-01T00:00:00Z", end="2024-06-02T00:00:00Z", events_per_hour=1500,
-                        options={"leadconduit-api-key": KEY}) as proc:
-        monkeypatch.setenv("AIRFLOW_CONN_LEADCONDUIT_DEFAULT", vendor_conn("leadconduit", proc.vendor_url("leadconduit"), KEY))
+                        options={f"{source.vendor}-api-key": KEY}) as proc:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{source.conn_id.upper()}",
+                           vendor_conn(source.vendor, proc.vendor_url(source.vendor), KEY))
+        proc.source = source
         yield proc
 
 
