@@ -16,6 +16,7 @@ from lead_pipelines.common.records import Page
 from lead_pipelines.getlandy.settings import MAX_PAGE_SIZE, SOURCE
 
 if TYPE_CHECKING:
+    import requests
     from airflow.sdk import Connection
     from requests import PreparedRequest
 
@@ -171,8 +172,9 @@ class GetLandyHook(VendorHttpHook):
 
         Reads with ``withReaded=1&markReaded=0`` so nothing is consumed. There is no cursor: each next
         page asks ``from`` one second before the latest ``date`` seen, so leads sharing that second come
-        back whether ``from`` includes its instant or not; ids seen are dropped and the window is kept
-        locally. The window ends on a page with nothing new; an empty page is read once more first.
+        back whether ``from`` includes its instant or not (once a lead dated exactly at ``from`` proves it
+        does, ``from`` is the latest date itself); ids seen are dropped and the window is kept locally.
+        The window ends on a short page with nothing new; an empty page is read once more first.
 
         :param window: The half-open data interval ``[start, end)``.
         :param page_size: ``limit`` per call, at most 1000.
@@ -189,6 +191,7 @@ class GetLandyHook(VendorHttpHook):
         cursor = window.start if mark_read else window.start - OVERLAP
         until = window.end - OVERLAP if mark_read else window.end
         seen: set[str] = set()
+        inclusive = False
         number = 0
         while True:
             number += 1
@@ -200,25 +203,31 @@ class GetLandyHook(VendorHttpHook):
                 if not len(page):
                     return
             fresh = [i for i, r in enumerate(page.records) if _lead_id(r) not in seen]
+            times = [lead_time(r) for r in page.records]
+            # A lead dated exactly at 'from' proves the vendor includes that bound: from then on 'from' can
+            # be the latest date itself, which still returns every lead sharing that second.
+            inclusive = inclusive or cursor in times
+            latest = max((t for t in times if t is not None), default=cursor)
+            following = max(cursor, latest if inclusive else latest - OVERLAP)
             if not fresh:
-                if len(page) >= page_size:
+                if len(page) < page_size:
+                    return
+                if following == cursor:
                     raise VendorAPIError(
                         self.vendor_name, "GET", "/leads", window, 200,
                         f"a full page of {len(page)} leads all read already from {timestamp(cursor)}: more "
-                        f"than {page_size} leads share one second, or the vendor ignored 'from'; raise the "
+                        f"than {page_size - 1} leads share one second, or the vendor ignored 'from'; raise the "
                         "page size or shorten the window", page=number,
                     )
-                return
+                cursor = following
+                continue
             seen.update(_lead_id(page.records[i]) for i in fresh)
-            times = [lead_time(r) for r in page.records]
             keep = [i for i in fresh if times[i] is None or window.start <= times[i] < window.end]
             if keep:
                 yield Page([page.records[i] for i in keep], [page.raw[i] for i in keep],
                            None if page.problems is None else [page.problems[i] for i in keep],
                            page.envelope, number=number)
-            latest = max((t for t in times if t is not None), default=None)
-            if latest is not None:
-                cursor = max(cursor, latest - OVERLAP)
+            cursor = following
 
     def _leads_page(self, params: list[tuple[str, Any]], window: Window, number: int) -> Page:
         """Fetch one ``/leads`` page and check its envelope: ``state`` ok and ``nbResults`` matching."""
@@ -236,6 +245,16 @@ class GetLandyHook(VendorHttpHook):
                                  f"infos.nbResults says {infos.get('nbResults')!r} but {len(page)} leads came",
                                  page=number)
         return page
+
+    def _describe(self, response: requests.Response) -> str:
+        # GetLandy puts its message in the envelope's infos.error, even on a 401.
+        try:
+            infos = orjson.loads(response.content).get("infos")
+        except (orjson.JSONDecodeError, AttributeError):
+            infos = None
+        if isinstance(infos, dict) and isinstance(infos.get("error"), str) and infos["error"]:
+            return infos["error"][:300]
+        return super()._describe(response)
 
     def test_connection(self) -> tuple[bool, str]:
         """Read one lead without marking it, to check the base URL and the token."""
