@@ -5,8 +5,9 @@ from __future__ import annotations
 from lead_pipelines.common.settings import SourceSettings
 from lead_pipelines.getlandy.settings import SOURCE as GETLANDY
 from lead_pipelines.leadconduit.settings import SOURCE as LEADCONDUIT
+from lead_pipelines.leadboxer.settings import SOURCE as LEADBOXER
 
-SOURCES: tuple[SourceSettings, ...] = (LEADCONDUIT, GETLANDY)
+SOURCES: tuple[SourceSettings, ...] = (LEADCONDUIT, GETLANDY, LEADBOXER)
 
 
 def raw_tables() -> list[str]:

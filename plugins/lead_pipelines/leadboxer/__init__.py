@@ -1,0 +1,1 @@
+"""LeadBoxer: leads, their sessions and their events landed into ``raw.leadboxer_*``."""
