@@ -265,15 +265,21 @@ class LeadBoxerHook(VendorHttpHook):
             "sessions": (SESSIONS_PATH, "leadId", "use_id", "session_id"),
             "events": (EVENTS_PATH, "sessionId", "session_id", "event_id"),
         }[kind]
-        for parent, expected in parents:
-            params = [("site", self.site), (param, parent), ("limit", DEFAULT_PAGE_SIZE)]
-            for attempt in range(1, CHILD_ATTEMPTS + 1):
-                received = yield from self._children(endpoint, params, window, id_field, parent_field, parent)
-                if expected is None or received >= expected:
-                    break
-                self.log.warning("LeadBoxer %s %s: %s %s answered %d of the %d it counts; %s", endpoint, window,
-                                 param, parent, received, expected,
-                                 "asking again" if attempt < CHILD_ATTEMPTS else "keeping what LeadBoxer holds")
+        try:
+            for parent, expected in parents:
+                params = [("site", self.site), (param, parent), ("limit", DEFAULT_PAGE_SIZE)]
+                for attempt in range(1, CHILD_ATTEMPTS + 1):
+                    received = yield from self._children(endpoint, params, window, id_field, parent_field, parent)
+                    if expected is None or received >= expected:
+                        break
+                    self.log.warning("LeadBoxer %s %s: %s %s answered %d of the %d it counts; %s", endpoint,
+                                     window, param, parent, received, expected,
+                                     "asking again" if attempt < CHILD_ATTEMPTS else "keeping what LeadBoxer holds")
+        finally:
+            # Release the parents' warehouse cursor now, not whenever the generator is collected.
+            close = getattr(parents, "close", None)
+            if close is not None:
+                close()
 
     def _children(self, endpoint, params, window, id_field, parent_field, parent):
         """Yield one parent's children (restarting on an expired token); return how many arrived."""

@@ -65,11 +65,16 @@ class _FanOutOperator(_LeadBoxerOperator):
         from lead_pipelines.common.warehouse import connect, statement
 
         bounds = {"lo": window.start - self.stream.lookback, "hi": window.end}
-        with connect(self.warehouse_conn_id) as conn, conn.cursor(name=f"leadboxer_{self.kind}_parents") as cur:
+        conn = connect(self.warehouse_conn_id)
+        try:
+            cur = conn.cursor(name=f"leadboxer_{self.kind}_parents")
             cur.itersize = PARENT_BATCH
             cur.execute(statement(self.parents_sql), bounds)
             for row in cur:
                 yield row[0], row[-1]
+        finally:
+            # Closing the connection drops its cursor too: no round trip when the landing stops early.
+            conn.close()
 
 
 class LeadBoxerSessionsOperator(_FanOutOperator):
