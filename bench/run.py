@@ -366,7 +366,7 @@ class Bench:
         key = line.key
         if key in ("http_ceiling", "http_parse"):
             result = self.child("http_ceiling", {
-                "url": f"{self.sandbox.vendor_url("leadconduit")}/events", "key": self.key, "pages": self.data.pages,
+                "url": f"{self.sandbox.vendor_url('leadconduit')}/events", "key": self.key, "pages": self.data.pages,
                 "records": records, "parse": key == "http_parse"}, records=records)
         elif key == "raw_copy":
             result = self.child("raw_copy", {"conninfo": self.warehouse.conninfo, "table": COPY_TABLE,

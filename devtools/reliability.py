@@ -251,18 +251,36 @@ class Matrix:
                 raise RuntimeError("the landing was never caught streaming: PostgreSQL was not stopped")
             return state == "success"
         if action == "kill_between_pages":
-            self._kill_subprocess_run(case, until=lambda log, _: "page 1 staged" in log)
+            self._kill_subprocess_run(case, until=lambda log, _: self._between_pages(case, log))
             return False
         if action == "kill_in_merge":
             self._kill_in_merge(case)
             return False
         if action == "concurrent":
             results = self._subprocess_runs(case, count=2)
-            waited = self.warehouse.query("SELECT max(lock_wait_seconds) FROM ops.sync_runs")[0][0] or 0
-            statuses = sorted(s for (s,) in self.warehouse.query("SELECT status FROM ops.sync_runs"))
+            # A DAG may land several streams: judge this stream's runs only.
+            mine = (case.vendor, case.stream)
+            waited = self.warehouse.query(
+                "SELECT max(lock_wait_seconds) FROM ops.sync_runs WHERE vendor = %s AND stream = %s", mine)[0][0] or 0
+            statuses = sorted(s for (s,) in self.warehouse.query(
+                "SELECT status FROM ops.sync_runs WHERE vendor = %s AND stream = %s", mine))
             cell.note = f"statuses {statuses}, second waited {waited:.1f}s"
             return all(code == 0 for code in results) and statuses == ["success", "success"]
         raise ValueError(f"unknown action {action}")
+
+    def _between_pages(self, case: StreamCase, log: str) -> bool:
+        """Tell whether the stream's run is between two pages: its first page staged, or answered.
+
+        A first page may hold nothing of the window (a day-granular vendor filter), so nothing is
+        staged: then the run's audit row is open and the vendor has answered its first call, while
+        the second call hangs on the injected slow answer.
+        """
+        if f"{case.label} {self.window}: page 1 staged" in log:
+            return True
+        running = self.warehouse.query(
+            "SELECT count(*) FROM ops.sync_runs WHERE vendor = %s AND stream = %s AND status = 'running'",
+            (case.vendor, case.stream))[0][0]
+        return bool(running) and any(r["path"] == case.endpoint for r in self.sandbox.client.requests(case.vendor))
 
     # -- warehouse and processes -----------------------------------------------------------
 
