@@ -18,7 +18,7 @@ def test_health(sandbox_proc: SandboxProcess) -> None:
     from lead_pipelines.registry import SOURCES
 
     assert sandbox_proc.client.health() == {
-        "ok": True, "vendors": [source.vendor for source in SOURCES], "seed": 7,
+        "ok": True, "vendors": sorted(source.vendor for source in SOURCES), "seed": 7,
         "start": "2024-06-01T00:00:00Z", "end": "2024-06-02T00:00:00Z",
     }
     assert sandbox_proc.vendor_url("leadconduit") == sandbox_proc.url + "/leadconduit"
