@@ -299,7 +299,8 @@ class Matrix:
             while not stop.is_set() and time.monotonic() < deadline:
                 try:
                     rows = self.warehouse.query(
-                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %%stage_%%' AND state = 'active'")
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+                        (f"COPY %stage_{case.table}%",))
                 except psycopg.Error:
                     rows = [(0,)]
                 if rows[0][0]:

@@ -1,13 +1,23 @@
-"""Every source this package lands; the migrate command creates their raw tables."""
+"""Every source this package lands: one line per vendor, naming its folder.
+
+Each name is a sub-package holding ``settings.SOURCE``. Everything else reads this list: the migrate
+command creates the raw tables, ``get_provider_info`` declares the connection types, the sandbox
+serves the simulators, and the tests, the demo and the fault matrix cover every stream.
+"""
 
 from __future__ import annotations
 
-from lead_pipelines.common.settings import SourceSettings
-from lead_pipelines.getlandy.settings import SOURCE as GETLANDY
-from lead_pipelines.leadconduit.settings import SOURCE as LEADCONDUIT
-from lead_pipelines.leadboxer.settings import SOURCE as LEADBOXER
+from importlib import import_module
 
-SOURCES: tuple[SourceSettings, ...] = (LEADCONDUIT, GETLANDY, LEADBOXER)
+from lead_pipelines.common.settings import SourceSettings
+
+VENDORS: tuple[str, ...] = (
+    "leadconduit",
+    "getlandy",
+    "leadboxer",
+)
+
+SOURCES: tuple[SourceSettings, ...] = tuple(import_module(f"lead_pipelines.{v}.settings").SOURCE for v in VENDORS)
 
 
 def raw_tables() -> list[str]:

@@ -1,5 +1,8 @@
 """The fault matrix of `make reliability` inside `make test`: every scenario, every registered stream.
 
+The scenarios that kill or race Airflow subprocesses run here on each source's first stream (the
+full matrix, `make reliability`, runs them on every stream).
+
 The warehouse scenarios (a PostgreSQL restart mid-window, and PostgreSQL down when the run fails) run
 on a private embedded PostgreSQL, the one server a test may restart; the others use the session's
 warehouse. Each cell must lose nothing, duplicate nothing, and end as its scenario promises.
@@ -12,6 +15,7 @@ import os
 import pytest
 
 from devtools.reliability import SCENARIOS, Matrix, _pg_control, registered_streams, render
+from lead_pipelines.registry import SOURCES
 
 WAREHOUSE_ACTIONS = ("pg_restart", "pg_down")
 
@@ -26,13 +30,28 @@ def check(cells):
 
 
 def test_every_sandbox_fault_on_every_stream(runner, clean_warehouse, clean_sandbox):
-    scenarios = tuple(s for s in SCENARIOS if s.action not in WAREHOUSE_ACTIONS)
+    scenarios = tuple(s for s in SCENARIOS if s.action == "run")
     matrix = Matrix(clean_sandbox, clean_warehouse, runner)
 
     cells = matrix.run(scenarios)
 
     assert {c.scenario for c in cells} == {s.name for s in scenarios}
     assert {c.stream for c in cells} == {case.label for case in registered_streams()}
+    check(cells)
+
+
+def test_killed_and_concurrent_runs_on_each_source(runner, clean_warehouse, clean_sandbox):
+    # Each cell starts Airflow in subprocesses (10-20 s): here on each source's first stream, where
+    # `make reliability` runs them on every stream.
+    scenarios = tuple(s for s in SCENARIOS if s.action not in WAREHOUSE_ACTIONS and s.action != "run")
+    firsts = list({case.vendor: case for case in reversed(registered_streams())}.values())
+    matrix = Matrix(clean_sandbox, clean_warehouse, runner)
+
+    cells = matrix.run(scenarios, firsts)
+
+    assert {c.scenario for c in cells} == {"SIGKILL between pages", "SIGKILL inside the merge",
+                                           "two runs of one window at once"}
+    assert sorted(c.stream for c in cells) == sorted(f"{s.vendor}.{s.streams[0].name}" for s in SOURCES) * 3
     check(cells)
 
 

@@ -62,10 +62,13 @@ def test_migrate_on_an_empty_database_creates_everything(fresh_db):
     tables = set(query(conninfo, """
         SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('raw', 'mart', 'ops')
     """))
+    from lead_pipelines.registry import raw_tables
+
     assert tables == {
         ("ops", "sync_runs"), ("ops", "api_pacing"), ("ops", "sync_state"), ("ops", "sync_windows"), ("ops", "schema_migrations"),
-        ("ops", "quarantine"), ("raw", "leadconduit_events"),
+        ("ops", "quarantine"), *(("raw", table) for table in raw_tables()),
     }
+    assert ("raw", "leadconduit_events") in tables
     columns = dict(query(conninfo, """
         SELECT column_name, data_type FROM information_schema.columns
         WHERE table_schema = 'raw' AND table_name = 'leadconduit_events'
