@@ -51,7 +51,7 @@ def test_killed_and_concurrent_runs_on_each_source(runner, clean_warehouse, clea
 
     assert {c.scenario for c in cells} == {"SIGKILL between pages", "SIGKILL inside the merge",
                                            "two runs of one window at once"}
-    assert sorted(c.stream for c in cells) == sorted(f"{s.vendor}.{s.streams[0].name}" for s in SOURCES) * 3
+    assert sorted(c.stream for c in cells) == sorted([f"{s.vendor}.{s.streams[0].name}" for s in SOURCES] * 3)
     check(cells)
 
 
