@@ -7,6 +7,9 @@ UV := $(STATE)/tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.synced
+# A vendor's official client, where one exists, judges its simulator: each sandbox/vendors/*/sdk_check
+# folder pins it in a package-lock.json that `npm ci` installs with the machine's Node.js.
+NODE_CHECKS := $(patsubst %/package-lock.json,%/node_modules/.installed,$(wildcard sandbox/vendors/*/sdk_check/package-lock.json))
 
 .PHONY: install demo test bench bench-smoke migrate reliability clean
 
@@ -18,12 +21,16 @@ $(SYNCED): pyproject.toml uv.lock | $(UV)
 	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --extra dev
 	touch $@
 
-install: $(SYNCED)  ## create .venv from the lock
+%/node_modules/.installed: %/package-lock.json
+	npm ci --prefix $* --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(SYNCED) $(NODE_CHECKS)  ## create .venv from the lock (and the vendors' official clients from their npm locks)
 
 demo: $(SYNCED)  ## land LeadConduit from the sandbox into an embedded warehouse and print a summary
 	$(PY) -m devtools.demo
 
-test: $(SYNCED)  ## run every test (real PostgreSQL at 127.0.0.1:5432, or an embedded one)
+test: $(SYNCED) $(NODE_CHECKS)  ## run every test (real PostgreSQL at 127.0.0.1:5432, or an embedded one)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(SYNCED)  ## side by side with raw COPY, stock Airflow and dlt (100,000 events, 3 repeats): bench/results/latest.*

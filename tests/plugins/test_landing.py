@@ -422,3 +422,20 @@ def test_a_warehouse_error_names_the_window_not_the_record(conn, clean_warehouse
     assert message.startswith("LeadConduit /events failed for window [2024-06-01T05:00:00Z")
     assert "CheckViolation 23514" in message and "nothing of this window was landed" in message
     assert "alice" not in message
+
+
+def test_ids_derived_by_the_hook_key_records_that_carry_none(conn, clean_warehouse):
+    from lead_pipelines.common.records import natural_key
+
+    rows_ = [{"path": "/", "visitors": 3}, {"path": "/a|b", "visitors": 1}, {"visitors": 9}]
+    raws = [orjson.dumps(r) for r in rows_]
+    ids = [natural_key("dom", "2024-06-01", "/"), natural_key("dom", "2024-06-01", "/a|b"), None]
+
+    result = land(conn, [Page(rows_, raws, ids=ids)], run_id=5)
+
+    assert (result.inserted, result.quarantined) == (2, 1)
+    assert sorted(rows(clean_warehouse)) == sorted(ids[:2])
+    assert ids[0] == '["dom","2024-06-01","/"]', "the key is the parts as a JSON array, not their position"
+    assert quarantine(clean_warehouse)[0][2:4] == (None, "its natural key could not be derived (a dimension is missing)")
+    again = land(conn, [Page([{"path": "/", "visitors": 4}], [b'{"path":"/","visitors":4}'], ids=ids[:1])], run_id=6)
+    assert (again.inserted, again.updated) == (0, 1), "a late correction updates the row of its key"

@@ -24,6 +24,21 @@ def raw_asset(source: SourceSettings, stream_name: str) -> Asset:
     return Asset(uri=source.asset_uri(stream), name=f"raw.{source.raw_table(stream)}", group="raw")
 
 
+def _plan_task(operator: type[VendorToWarehouseOperator], stream: str, conn_id: str, warehouse_conn_id: str):
+    """Return the task that lists a mapped stream's partitions for the run's window (its XCom is the list)."""
+
+    @task(task_id=f"plan_{stream}")
+    def plan(**context) -> list[str]:
+        """List the partitions to land (e.g. one per workflow); each becomes one mapped landing task."""
+        from lead_pipelines.common.windows import Window
+
+        found = operator.plan_partitions(Window.from_context(context), conn_id=conn_id,
+                                         warehouse_conn_id=warehouse_conn_id)
+        return [str(p) for p in found]
+
+    return plan()
+
+
 def build_sync_dag(
     source: SourceSettings,
     operators: Mapping[str, type[VendorToWarehouseOperator]],
@@ -92,17 +107,30 @@ def build_sync_dag(
 
         ready = migrate_warehouse()
         lands = {}
+        pool = {"pool": source.pool} if source.pool else {}
         for stream in source.streams:
             operator = operators[stream.name]
-            lands[stream.name] = operator(
+            if stream.partitioned_by is None:
+                lands[stream.name] = operator(
+                    task_id=f"land_{stream.name}",
+                    outlets=[raw_asset(source, stream.name)],
+                    warehouse_conn_id=warehouse_conn_id,
+                    **pool,
+                )
+                continue
+            plan = _plan_task(operator, stream.name, source.conn_id, warehouse_conn_id)
+            lands[stream.name] = operator.partial(
                 task_id=f"land_{stream.name}",
                 outlets=[raw_asset(source, stream.name)],
                 warehouse_conn_id=warehouse_conn_id,
-                **({"pool": source.pool} if source.pool else {}),
-            )
+                map_index_template="{{ task.partition }}",
+                **pool,
+            ).expand(partition=plan)
+            lands[stream.partitioned_by] >> plan
         for stream in source.streams:
-            upstream = lands[stream.after] if stream.after else ready
-            upstream >> lands[stream.name]
+            if stream.partitioned_by is None:
+                upstream = lands[stream.after] if stream.after else ready
+                upstream >> lands[stream.name]
         for task_id, operator in (after_landing or {}).items():
             follow = operator(task_id=task_id, conn_id=source.conn_id, warehouse_conn_id=warehouse_conn_id,
                               **({"pool": source.pool} if source.pool else {}))

@@ -139,6 +139,16 @@ def record_id_of(record: Any, id_field: str = "id") -> tuple[str | None, str | N
     return None, f"its {id_field!r} is {kind_of(value)} (ids must be text or integers)"
 
 
+def _given_id(value: str | None, record: Any) -> tuple[str | None, str | None]:
+    if not isinstance(record, dict):
+        return None, f"the record is {kind_of(record)}, not a JSON object"
+    if not value:
+        return None, "its natural key could not be derived (a dimension is missing)"
+    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        return None, f"its natural key is longer than {MAX_ID_BYTES} bytes"
+    return value, None
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 
@@ -296,11 +306,14 @@ def _stage_page(page: Page, page_no: int, result: LandingResult, rules: RecordRu
     id_field, time_field, time_unit = rules.id_field, rules.time_field, rules.time_unit
     dated = rules.updated_field is not None
     problems = page.problems
+    given = page.ids
     md5 = hashlib.md5
     rid = None
     for index, (record, raw) in enumerate(zip(page.records, page.raw, strict=True)):
         value = record.get(id_field) if type(record) is dict else None
-        if type(value) is str and 0 < len(value) <= MAX_ID_BYTES // 4:
+        if given is not None:
+            rid, problem = _given_id(given[index], record)
+        elif type(value) is str and 0 < len(value) <= MAX_ID_BYTES // 4:
             rid, problem = value, None  # a short text id: valid, whatever its bytes
         else:
             rid, problem = record_id_of(record, id_field)

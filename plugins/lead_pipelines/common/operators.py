@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,20 +34,50 @@ class VendorToWarehouseOperator(BaseOperator):
     :meth:`counted`. Returns counts (never records) to XCom. Every failure is raised inside the one
     error contract (:class:`~lead_pipelines.common.errors.LandingError`), free of secrets.
 
+    A stream with ``partitioned_by`` set is landed by one mapped task per partition (e.g. per
+    workflow): the factory asks :meth:`plan_partitions` for them and maps this operator over
+    ``partition``. Each partition of a window has its own lock and audit rows, under the stream
+    name ``<stream>/<partition>``.
+
     :param conn_id: The vendor's Airflow connection (templated); defaults to the source's.
     :param warehouse_conn_id: The warehouse's postgres connection (templated).
+    :param partition: The partition this task lands (mapped streams only).
     """
 
-    template_fields: Sequence[str] = ("conn_id", "warehouse_conn_id")
+    template_fields: Sequence[str] = ("conn_id", "warehouse_conn_id", "partition")
     ui_color = "#e8f4ea"
 
     source: ClassVar[SourceSettings]
     stream: ClassVar[StreamSettings]
 
-    def __init__(self, *, conn_id: str | None = None, warehouse_conn_id: str = WAREHOUSE_CONN_ID, **kwargs: Any) -> None:
+    def __init__(self, *, conn_id: str | None = None, warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+                 partition: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.source.conn_id
         self.warehouse_conn_id = warehouse_conn_id
+        self.partition = partition
+
+    @classmethod
+    def plan_partitions(cls, window: Window, *, conn_id: str, warehouse_conn_id: str) -> list[str]:
+        """Return the partitions a mapped stream lands for ``window`` (e.g. the workflow ids landed).
+
+        :param window: The run's data interval.
+        :param conn_id: The vendor's connection.
+        :param warehouse_conn_id: The warehouse's connection.
+        """
+        raise NotImplementedError(f"{cls.__name__} lands a mapped stream: implement plan_partitions")
+
+    def audit_stream(self) -> str:
+        """Return the stream's name in the run audit and its window lock: ``<stream>/<partition>`` when mapped."""
+        return f"{self.stream.name}/{self.partition}" if self.partition else self.stream.name
+
+    def endpoint_for(self) -> str:
+        """Return the endpoint named in errors (a mapped stream names its partition's path)."""
+        return self.stream.endpoint or f"/{self.stream.name}"
+
+    def lookback(self) -> timedelta:
+        """Return how far before the window this run re-reads (the stream's setting unless overridden)."""
+        return self.stream.lookback
 
     @cached_property
     def hook(self) -> VendorHttpHook:
@@ -91,7 +122,7 @@ class VendorToWarehouseOperator(BaseOperator):
             updated_unit=stream.updated_unit,
             counted=self.counted if has_count else None,
             max_pages=stream.max_pages,
-            lookback=stream.lookback,
+            lookback=self.lookback(),
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -104,8 +135,8 @@ class VendorToWarehouseOperator(BaseOperator):
 
         window = Window.from_context(context)
         table = self.source.raw_table(self.stream)
-        target = Target(self.source.vendor, self.source.display_name, self.stream.name,
-                        self.stream.endpoint or f"/{self.stream.name}", table, window)
+        target = Target(self.source.vendor, self.source.display_name, self.audit_stream(), self.endpoint_for(),
+                        table, window)
         params = context.get("params") or {}
         rules = self.record_rules()
         checks = Checks(
@@ -114,7 +145,7 @@ class VendorToWarehouseOperator(BaseOperator):
             fail_on_quarantine=bool(params.get(PARAM_FAIL_ON_QUARANTINE, False)),
             lock_wait_seconds=self.source.lock_wait_seconds,
         )
-        self.log.info("Landing %s %s for window %s into raw.%s", self.source.display_name, self.stream.name, window, table)
+        self.log.info("Landing %s %s for window %s into raw.%s", self.source.display_name, self.audit_stream(), window, table)
         try:
             summary = sync_window(
                 target=target,
@@ -149,7 +180,7 @@ class VendorToWarehouseOperator(BaseOperator):
             "%s %s %s: %d pages, %d records: %d inserted, %d updated, %d unchanged%s%s%s; "
             "%d HTTP requests, %d retries, %.1fs waited, %.1fs paced under the rate limit; %.2fs "
             "(ops.sync_runs run_id %d)",
-            self.source.display_name, self.stream.name, window, counts["pages"], counts["records"],
+            self.source.display_name, self.audit_stream(), window, counts["pages"], counts["records"],
             counts["inserted"], counts["updated"], counts["unchanged"], stale, quarantined,
             vendor if not summary.warning else f"; {summary.warning}", counts["http_requests"],
             counts["http_retries"], counts["http_wait_seconds"], counts["http_paced_seconds"],

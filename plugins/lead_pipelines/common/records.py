@@ -48,6 +48,17 @@ REASON_DUPLICATE_KEY = "a duplicate key in one object (jsonb keeps only the last
 REASON_NUMBER = "a number outside PostgreSQL's numeric range"
 
 
+def natural_key(*parts: Any) -> str:
+    """Return a record id from a natural key's parts, e.g. ``natural_key(domain, day, path)``.
+
+    The parts are written as a JSON array, so no two different keys give the same id whatever the
+    parts hold (separators included). The id never depends on a record's position.
+
+    :param parts: Text, numbers, booleans or None.
+    """
+    return orjson.dumps(list(parts)).decode()
+
+
 class PageDecodeError(ValueError):
     """The body is not the JSON the vendor promised (cut off, HTML, wrong shape).
 
@@ -64,12 +75,16 @@ class Page:
     :param raw: Each record's bytes exactly as the vendor sent them.
     :param problems: Per record, why the warehouse cannot hold it faithfully, or None; None for all.
     :param envelope: The decoded page around the records (e.g. its counts or next-page token).
+    :param ids: Record ids the caller derived where records carry none (a natural key built with
+        :func:`natural_key` from the request and the record's dimensions); they replace the stream's
+        id field. None where a record's key could not be derived.
     """
 
     records: list[Any]
     raw: list[bytes]
     problems: list[str | None] | None = None
     envelope: Any = None
+    ids: list[str | None] | None = None
     #: Filled by the caller that knows it: the page's number in its window, from 1.
     number: int = 0
     extra: dict[str, Any] = field(default_factory=dict)

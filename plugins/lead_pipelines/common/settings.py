@@ -27,6 +27,8 @@ class StreamSettings:
     :param lookback: How far before its window a run re-reads (records that change after they are
         first seen): records may lie in ``[start - lookback, end)``.
     :param after: The stream whose landing this one reads from (fan-out): its task runs after that one.
+    :param partitioned_by: The stream whose landing lists this one's partitions (e.g. workflows): one
+        mapped task per partition lands it, each failing or succeeding on its own.
     """
 
     name: str
@@ -39,6 +41,7 @@ class StreamSettings:
     max_pages: int = 10_000
     lookback: timedelta = timedelta(0)
     after: str | None = None
+    partitioned_by: str | None = None
 
 
 @dataclass(frozen=True)
