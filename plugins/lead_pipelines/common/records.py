@@ -84,10 +84,10 @@ class Page:
     raw: list[bytes]
     problems: list[str | None] | None = None
     envelope: Any = None
-    ids: list[str | None] | None = None
     #: Filled by the caller that knows it: the page's number in its window, from 1.
     number: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    ids: list[str | None] | None = None
 
     def __len__(self) -> int:
         """Return the number of records."""
