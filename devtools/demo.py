@@ -109,9 +109,14 @@ def _run(sandbox, began: float) -> int:
 
     with connect() as conn:
         rows = conn.execute(statement("select_sync_summary"), {"start": START, "end": END}).fetchall()
-        reran = {(v, s): (i, u, c) for v, s, i, u, c in conn.execute(
-            "SELECT DISTINCT ON (vendor, stream) vendor, stream, inserted, updated, unchanged FROM ops.sync_runs "
-            "ORDER BY vendor, stream, run_id DESC").fetchall()}
+        # The latest run of each stream (each partition of a mapped stream, summed): the re-run.
+        reran = {}
+        for vendor, stream, inserted, updated, unchanged in conn.execute(
+                "SELECT DISTINCT ON (vendor, stream) vendor, stream, inserted, updated, unchanged FROM ops.sync_runs "
+                "ORDER BY vendor, stream, run_id DESC").fetchall():
+            key = (vendor, stream.split("/")[0])
+            before = reran.get(key, (0, 0, 0))
+            reran[key] = (before[0] + inserted, before[1] + updated, before[2] + unchanged)
         landed = {}
         for source in SOURCES:
             for stream in source.streams:

@@ -108,6 +108,13 @@ class StreamCase:
     lookback: timedelta = timedelta(0)
     #: Reads its parents from another stream's landing (``after``) or is mapped over them.
     fan_out: bool = False
+    #: The source's window length (hourly sources run the matrix's hour, daily ones its day).
+    interval: timedelta = timedelta(hours=1)
+
+    @property
+    def task_id(self) -> str:
+        """Return the stream's landing task (a cell runs it and what it depends on)."""
+        return f"land_{self.stream}"
 
     @property
     def label(self) -> str:
@@ -135,7 +142,7 @@ def registered_streams() -> list[StreamCase]:
     return [
         StreamCase(source.vendor, source.display_name, stream.name, stream.endpoint or f"/{stream.name}",
                    source.dag_id, source.raw_table(stream), stream.lookback,
-                   bool(stream.after or stream.partitioned_by))
+                   bool(stream.after or stream.partitioned_by), source.interval)
         for source in SOURCES for stream in source.streams
     ]
 
@@ -186,6 +193,15 @@ class Matrix:
 
         self.window = self.window or Window(WINDOW_START, WINDOW_START + timedelta(hours=1))
 
+    def window_for(self, case: StreamCase) -> Any:
+        """Return the window a stream's cells run: the matrix's hour, or the day (or longer) holding it."""
+        from lead_pipelines.common.windows import Window
+
+        if case.interval <= self.window.end - self.window.start:
+            return self.window
+        start = self.window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        return Window(start, start + case.interval)
+
     # -- running ---------------------------------------------------------------------------
 
     def run(self, scenarios: tuple[Scenario, ...] = SCENARIOS, streams: list[StreamCase] | None = None,
@@ -227,7 +243,7 @@ class Matrix:
             silent = scenario.action in ("pg_down", "kill_between_pages", "kill_in_merge")
             clear, why = self._failed_clearly(case, silent=silent)
             self.sandbox.client.clear_faults()
-            rerun = self.runner.run_window(case.dag_id, self.window)
+            rerun = self.runner.run_window(case.dag_id, self.window_for(case), only=case.task_id)
             if silent and not self._abandoned():
                 clear, why = False, "the re-run did not mark the dead run abandoned"
             if not clear:
@@ -237,9 +253,11 @@ class Matrix:
             else:
                 cell.outcome = RERUN
         landed = self.landed(case)
+        # A mapped stream's window is the sum of its partitions' latest successful runs.
         cell.pages = self.warehouse.query(
-            "SELECT coalesce(max(pages), 0) FROM ops.sync_runs "
-            "WHERE vendor = %s AND (stream = %s OR stream LIKE %s) AND status = 'success'",
+            "SELECT coalesce(sum(pages), 0) FROM (SELECT DISTINCT ON (stream) pages FROM ops.sync_runs "
+            "WHERE vendor = %s AND (stream = %s OR stream LIKE %s) AND status = 'success' "
+            "ORDER BY stream, run_id DESC) AS latest",
             case.audit)[0][0]
         cell.lost = len(truth - set(landed))
         cell.duplicated = len(set(landed) - truth) + (len(landed) - len(set(landed)))
@@ -252,17 +270,17 @@ class Matrix:
     def _act(self, case: StreamCase, scenario: Scenario, cell: Cell) -> bool:
         action = scenario.action
         if action == "run":
-            return self.runner.run_window(case.dag_id, self.window).state == "success"
+            return self.runner.run_window(case.dag_id, self.window_for(case), only=case.task_id).state == "success"
         if action == "pg_restart":
             with self._when_copying(case, self.pg.restart) as acted:
-                state = self.runner.run_window(case.dag_id, self.window).state
+                state = self.runner.run_window(case.dag_id, self.window_for(case), only=case.task_id).state
             if not acted.is_set():
                 raise RuntimeError("the landing was never caught streaming: PostgreSQL was not restarted")
             return state == "success"
         if action == "pg_down":
             done = threading.Event()
             with self._when_copying(case, self.pg.stop, after=lambda: (done.wait(120), self.pg.start())) as acted:
-                state = self.runner.run_window(case.dag_id, self.window).state
+                state = self.runner.run_window(case.dag_id, self.window_for(case), only=case.task_id).state
                 done.set()
             if not acted.is_set():
                 raise RuntimeError("the landing was never caught streaming: PostgreSQL was not stopped")
@@ -293,7 +311,7 @@ class Matrix:
         staged: then the run's audit row is open and the vendor has answered its first call, while
         the second call hangs on the injected slow answer.
         """
-        if f"{case.label} {self.window}: page 1 staged" in log:
+        if f"{case.label} {self.window_for(case)}: page 1 staged" in log:
             return True
         running = self.warehouse.query(
             "SELECT count(*) FROM ops.sync_runs WHERE vendor = %s AND (stream = %s OR stream LIKE %s) AND status = 'running'",
@@ -347,8 +365,8 @@ class Matrix:
     def _start_run(self, case: StreamCase, home: Path, log: Path) -> subprocess.Popen[bytes]:
         home.mkdir(parents=True, exist_ok=True)
         return subprocess.Popen(
-            [sys.executable, "-m", "devtools.run_window", case.dag_id, self.window.start.isoformat(),
-             self.window.end.isoformat()],
+            [sys.executable, "-m", "devtools.run_window", case.dag_id, self.window_for(case).start.isoformat(),
+             self.window_for(case).end.isoformat()],
             cwd=ROOT, env=self._subprocess_env(home), stdout=log.open("wb"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -406,7 +424,7 @@ class Matrix:
 
         A stream that re-reads a trailing overlap holds the overlap's records too.
         """
-        found = self.sandbox.client.truth(case.vendor, self.window.start - case.lookback, self.window.end,
+        found = self.sandbox.client.truth(case.vendor, self.window_for(case).start - case.lookback, self.window_for(case).end,
                                           stream=case.stream)
         return {str(i) for i in found["ids"]}
 
@@ -427,7 +445,7 @@ class Matrix:
         if silent:
             return True, ""
         error = self._last_error(case)
-        clear = error.startswith(case.display_name) and str(self.window) in error
+        clear = error.startswith(case.display_name) and str(self.window_for(case)) in error
         return clear, "" if clear else f"error does not name vendor and window: {error[:120]}"
 
 
