@@ -1,0 +1,1 @@
+"""Pirsch Analytics: daily statistics (visitors, pages, referrers, UTM, countries, events) landed into ``raw.pirsch_*``."""
