@@ -432,11 +432,11 @@ class Matrix:
         """Return the record ids in the stream's raw table."""
         return [rid for (rid,) in self.warehouse.query(f"SELECT record_id FROM raw.{case.table}")]
 
-    def _last_error(self, case: StreamCase) -> str:
+    def _last_error(self, case: StreamCase, limit: int | None = 200) -> str:
         rows = self.warehouse.query(
             "SELECT error FROM ops.sync_runs WHERE vendor = %s AND (stream = %s OR stream LIKE %s) AND error IS NOT NULL "
             "ORDER BY run_id DESC LIMIT 1", case.audit)
-        return (rows[0][0] or "")[:200] if rows else "no error recorded"
+        return (rows[0][0] or "")[:limit] if rows else "no error recorded"
 
     def _failed_clearly(self, case: StreamCase, *, silent: bool = False) -> tuple[bool, str]:
         """Tell whether the failed run left nothing behind and an error naming the vendor and the window."""
@@ -444,7 +444,7 @@ class Matrix:
             return False, "a failed run left rows behind"
         if silent:
             return True, ""
-        error = self._last_error(case)
+        error = self._last_error(case, limit=None)
         clear = error.startswith(case.display_name) and str(self.window_for(case)) in error
         return clear, "" if clear else f"error does not name vendor and window: {error[:120]}"
 

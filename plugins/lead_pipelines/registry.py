@@ -15,6 +15,7 @@ VENDORS: tuple[str, ...] = (
     "leadconduit",
     "getlandy",
     "leadboxer",
+    "giosg",
 )
 
 SOURCES: tuple[SourceSettings, ...] = tuple(import_module(f"lead_pipelines.{v}.settings").SOURCE for v in VENDORS)
