@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from requests.auth import AuthBase
 
+from lead_pipelines.common.auth import BearerAuth, NoAuthorization
 from lead_pipelines.common.errors import VendorAPIError, VendorConfigError
 from lead_pipelines.common.http_hook import VendorHttpHook
 from lead_pipelines.common.records import Page
@@ -18,7 +18,6 @@ from lead_pipelines.getlandy.settings import MAX_PAGE_SIZE, SOURCE
 if TYPE_CHECKING:
     import requests
     from airflow.sdk import Connection
-    from requests import PreparedRequest
 
     from lead_pipelines.common.windows import Window
 
@@ -27,28 +26,6 @@ if TYPE_CHECKING:
 OVERLAP = timedelta(seconds=1)
 #: Renew this long before a token's announced expiry (at most a tenth of its lifetime).
 RENEW_MARGIN_SECONDS = 60.0
-
-
-class BearerAuth(AuthBase):
-    """``Authorization: Bearer <token>``; the token is replaced in place when renewed.
-
-    :param token: The access token.
-    """
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        return request
-
-
-class _NoBearer(AuthBase):
-    """Send a token request without the (expired) access token: the client authenticates in the form."""
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers.pop("Authorization", None)
-        return request
 
 
 def timestamp(moment: datetime) -> str:
@@ -141,7 +118,7 @@ class GetLandyHook(VendorHttpHook):
             if self.extra(name):
                 form[name] = self.extra(name)
         # Not idempotent: a refresh token may be spent by a call whose answer was lost.
-        body = self.request("POST", token_url, orjson.loads, data=form, auth=_NoBearer(), idempotent=False)
+        body = self.request("POST", token_url, orjson.loads, data=form, auth=NoAuthorization(), idempotent=False)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise VendorAPIError(self.vendor_name, "POST", "token_url", None, 200,
