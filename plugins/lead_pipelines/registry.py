@@ -16,6 +16,7 @@ VENDORS: tuple[str, ...] = (
     "getlandy",
     "leadboxer",
     "giosg",
+    "pirsch",
 )
 
 SOURCES: tuple[SourceSettings, ...] = tuple(import_module(f"lead_pipelines.{v}.settings").SOURCE for v in VENDORS)

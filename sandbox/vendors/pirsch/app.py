@@ -124,6 +124,10 @@ class PirschApp:
             self.stats = Stats(self.config.seed, self.config.events_per_hour)
             self.ttl = self._ttl
             self.tokens: dict[str, float] = {}
+            #: Calls each token may still authorize (absent: no limit); ``expire_after`` sets it.
+            self.uses_left: dict[str, int] = {}
+            #: Uses the next token granted gets (``expire_after`` sent before it exists), or None.
+            self.next_uses: int | None = None
             self.grants = 0
             self.writes: list[dict[str, Any]] = []
             self.limit: tuple[int, float] | None = None
@@ -159,6 +163,18 @@ class PirschApp:
         expires = self.tokens.get(token)
         return "ok" if expires is not None and time.time() < expires else "bad"
 
+    def _use(self, token: str | None) -> None:
+        """Count one call of a token limited by ``expire_after``; one beyond its uses expires it now."""
+        with self._lock:
+            left = self.uses_left.get(token or "")
+            if left is None:
+                return
+            if left <= 0:
+                self.tokens[token or ""] = time.time()
+                del self.uses_left[token or ""]
+            else:
+                self.uses_left[token or ""] = left - 1
+
     def _grant(self, request: Request) -> Response:
         if request.method != "POST":
             return error(405, "method not allowed")
@@ -168,6 +184,8 @@ class PirschApp:
             token = "eyJ" + secrets.token_urlsafe(48)
             expires = time.time() + self.ttl
             self.tokens[token] = expires
+            if self.next_uses is not None:
+                self.uses_left[token], self.next_uses = self.next_uses, None
             self.grants += 1
         stamp = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
         return Response.json(200, {"access_token": token, "expires_at": stamp})
@@ -204,18 +222,19 @@ class PirschApp:
         return self._route(request, count)
 
     def _statistic(self, request: Request) -> str | None:
-        path = request.path.rstrip("/")
+        path = _path(request)
         return path[len(f"{API}/statistics/"):] if path.startswith(f"{API}/statistics/") else None
 
     def _route(self, request: Request, overlap: int | None) -> Response:
-        path = request.path.rstrip("/")
+        path = _path(request)
         if path == f"{API}/token":
             return self._grant(request)
+        token = self._bearer(request)
+        self._use(token)
         state = self.auth_state(request)
         if state != "ok":
             # An empty "Bearer " (the client's first write) must be 401: the client then fetches a token.
             return error(401, "unauthorized")
-        token = self._bearer(request)
         try:
             if request.method == "POST" and path[len(API) + 1:] in WRITES:
                 return self._write(path[len(API) + 1:], request, "access_key" if token == self.access_key else "oauth")
@@ -368,6 +387,9 @@ class PirschApp:
     def control(self, action: str, request: Request) -> Response | None:
         """Answer ``/_sandbox/pirsch/{truth,tokens,late,writes,rate-limit}``.
 
+        ``tokens`` takes ``ttl`` (seconds new tokens live), ``expire_now`` and ``expire_after`` (calls the
+        live tokens and the next one granted still authorize before they answer 401).
+
         :param action: The path after ``/_sandbox/pirsch/``.
         :param request: The control request.
         """
@@ -388,7 +410,13 @@ class PirschApp:
                         self.ttl = float(body["ttl"])
                     if body.get("expire_now"):
                         self.tokens = dict.fromkeys(self.tokens, time.time())
-                live = sum(1 for t in self.tokens.values() if t > time.time())
+                    if body.get("expire_after") is not None:
+                        # Live tokens, and the next one granted, authorize this many more calls, then
+                        # answer 401 although their expires_at lies ahead (the client cannot foresee it).
+                        uses = int(body["expire_after"])
+                        self.uses_left.update(dict.fromkeys(self.tokens, uses))
+                        self.next_uses = uses
+                live = sum(1 for k, t in self.tokens.items() if t > time.time() and self.uses_left.get(k) != 0)
                 return Response.json(200, {"ttl": self.ttl, "grants": self.grants, "live": live})
         if action == "late" and request.method == "POST":
             body = request.json() or {}
@@ -428,6 +456,19 @@ def _merge(per_day: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
                     if isinstance(v, int) and not isinstance(v, bool):
                         merged[key][k] += v
     return sorted(merged.values(), key=lambda r: -r.get("visitors", 0))
+
+
+def _path(request: Request) -> str:
+    """Return the request's path without a trailing slash, and with the official client's doubled prefix undone.
+
+    pirsch-sdk 2.9.1 joins ``/api/v1/`` with its funnel endpoints, which already start with ``/api/v1/``:
+    it asks ``/api/v1//api/v1/funnel``. The simulator accepts both spellings (the document's and the client's).
+
+    :param request: The request.
+    """
+    path = request.path.rstrip("/")
+    doubled = f"{API}/{API}/"
+    return path[len(API) + 1:] if path.startswith(doubled) else path
 
 
 def _instant(value: str) -> datetime:
