@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from requests.auth import AuthBase
 
+from lead_pipelines.common.auth import BearerAuth, NoAuthorization
 from lead_pipelines.common.errors import VendorAPIError, VendorConfigError
 from lead_pipelines.common.http_hook import VendorHttpHook
 from lead_pipelines.common.records import Page, decode_page, natural_key
@@ -18,7 +18,6 @@ from lead_pipelines.pirsch.settings import API, DEFAULT_TRAILING_DAYS, MAX_PAGE_
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
-    from requests import PreparedRequest
 
     from lead_pipelines.common.windows import Window
 
@@ -29,28 +28,6 @@ DOMAIN_PATH = f"{API}/domain"
 _TOKENS: dict[tuple[str, str], tuple[str, float | None]] = {}
 #: Renew this long before ``expires_at`` (mcp-pirsch does the same), at most a tenth of the lifetime.
 RENEW_MARGIN_SECONDS = 60.0
-
-
-class BearerAuth(AuthBase):
-    """``Authorization: Bearer <access token>``; the token is replaced in place when renewed.
-
-    :param token: The access token (empty until the first is obtained).
-    """
-
-    def __init__(self, token: str = "") -> None:
-        self.token = token
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        return request
-
-
-class _NoBearer(AuthBase):
-    """Send the token request without an (expired) access token: the client authenticates in the body."""
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers.pop("Authorization", None)
-        return request
 
 
 def days_of(window: Window, zone: ZoneInfo, trailing_days: int) -> list[date]:
@@ -185,7 +162,7 @@ class PirschHook(VendorHttpHook):
         conn = self.connection
         # Idempotent in effect: a token request creates nothing that a second one would duplicate.
         body = self.request("POST", TOKEN_PATH, orjson.loads, json_body={"client_id": conn.login,
-                            "client_secret": conn.password}, auth=_NoBearer(), idempotent=True)
+                            "client_secret": conn.password}, auth=NoAuthorization(), idempotent=True)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise VendorAPIError(self.vendor_name, "POST", TOKEN_PATH, None, 200,
