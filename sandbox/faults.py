@@ -21,8 +21,11 @@ from sandbox.web import JSON_TYPE, Request, Response, VendorApp
 #: Kinds that rewrite the request before the app sees it. They combine with each other and with
 #: one response-shaping fault (every other kind) on the same request.
 MODIFIER_KINDS = ("page_cap", "ignore_window")
+#: ``lost_response``: the app handles the request as usual (a write is applied), then the answer is
+#: held ``delay`` seconds and the connection reset, so the client times out or sees a reset: the
+#: vendor acted, the caller cannot know it (a create or a send whose response was lost).
 KINDS = ("429", "500", "502", "503", "reset", "slow", "malformed", "html", "truncated",
-         "redirect_loop", "redirect_host", "echo", "echo_html", "empty", "duplicates",
+         "redirect_loop", "redirect_host", "echo", "echo_html", "empty", "duplicates", "lost_response",
          *MODIFIER_KINDS)
 #: Query parameters a careless client may carry a secret in (``echo`` reflects them).
 SECRET_PARAMS = ("api_key", "apikey", "key", "token", "access_token")
@@ -247,7 +250,7 @@ def render_fault(fault: Fault, request: Request | None = None,
     if kind == "slow":
         time.sleep(fault.delay)
         return None
-    if kind in MODIFIER_KINDS:
+    if kind in MODIFIER_KINDS or kind == "lost_response":
         return None
     if kind in ("truncated", "redirect_loop", "redirect_host", "echo", "echo_html", "empty",
                 "duplicates"):

@@ -97,6 +97,9 @@ class Sandbox:
                 shaping = None
         if response is None:
             response = answer(app, served)
+            if shaping is not None and shaping.kind == "lost_response":
+                time.sleep(shaping.delay)  # the vendor acted; its answer never reaches the caller
+                response = Response(0, reset=True)
         primary = shaping or (faults[0] if faults else None)
         self.log.record(
             {
