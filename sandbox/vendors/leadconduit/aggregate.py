@@ -14,22 +14,34 @@ from sandbox.timeutil import iso_ms
 from sandbox.vendors.leadconduit.data import TYPES, Bucket, EventStore, Revision
 from sandbox.vendors.leadconduit.injected import ID_MAX, InjectedRecords, Record, span
 from sandbox.vendors.leadconduit.query import ValidationError, lookup
+from sandbox.vendors.leadconduit.rules import RuleSet
 
 COUNTED = ("success", "failure", "error")
-COLUMN = re.compile(r"^(%s)(?:-(success|failure|error|submitted))?$" % "|".join(TYPES))
+#: ``ping`` counts pings; the simulated account takes no pings, so its columns are always 0.
+COLUMN = re.compile(r"^(%s|ping)(?:-(success|failure|error|submitted))?$" % "|".join(TYPES))
+#: Money columns: the generated events carry no purchase or sale price, so every amount is 0.
+MONEY_COLUMNS = ("cost", "revenue", "profit", "avg-cost-per-lead")
 INTERVALS = ("minutely", "hourly", "daily", "weekly", "monthly", "yearly")
 
 
 def check_columns(columns: Iterable[Any]) -> dict[str, list[str]]:
-    """Return index -> messages for columns that are not ``<event type>[-<outcome>]``.
+    """Return index -> messages for columns that are neither ``<event type|ping>[-<outcome>]`` nor money.
 
     :param columns: the requested column names.
     """
     return {
         str(i): [f"Unknown column {c!r}"]
         for i, c in enumerate(columns)
-        if not isinstance(c, str) or not COLUMN.match(c)
+        if not isinstance(c, str) or not (COLUMN.match(c) or c in MONEY_COLUMNS)
     }
+
+
+def _counted_types(columns: Iterable[str]) -> frozenset[str]:
+    """Return the event types a report's columns count (money columns are per source event)."""
+    found = {m.group(1) for m in map(COLUMN.match, columns) if m}
+    if any(c in MONEY_COLUMNS for c in columns):
+        found.add("source")
+    return frozenset(found & set(TYPES))
 
 
 def parse_timezone(value: str | None) -> tzinfo:
@@ -104,6 +116,14 @@ class _Item(NamedTuple):
     unit: Any  # the unit when counting events
     field: Callable[[str], Any]  # dotted path -> value, for group keys
 
+    def value(self, path: str) -> Any:
+        """Return the value a rule reads: ``type`` and ``outcome`` as served, else the field."""
+        if path == "type":
+            return self.type
+        if path == "outcome":
+            return self.outcome
+        return self.field(path)
+
 
 def _generated_field(bucket: Bucket, i: int, event: dict[str, Any] | None, path: str) -> Any:
     fast = {"vars.flow.id": bucket.flow_ids, "vars.source.id": bucket.source_ids,
@@ -134,9 +154,21 @@ def _injected_item(record: Record, types: frozenset[str]) -> _Item | None:
                  lambda path: _hashable(record.field(path)))
 
 
+def _needs_body(group_by: Iterable[str], rules: RuleSet | None) -> bool:
+    paths = {*group_by, *(rules.paths() if rules else ())} - {"type", "outcome"}
+    return any(p not in _FAST for p in paths)
+
+
 def _events(store: EventStore, revision: Revision, lo_ms: int, hi_ms: int,
             types: frozenset[str], needs_body: bool,
-            injected: InjectedRecords | None = None) -> Iterable[_Item]:
+            injected: InjectedRecords | None = None, rules: RuleSet | None = None) -> Iterable[_Item]:
+    items = _all_events(store, revision, lo_ms, hi_ms, types, needs_body, injected)
+    return items if rules is None else (item for item in items if rules.matches(item.value))
+
+
+def _all_events(store: EventStore, revision: Revision, lo_ms: int, hi_ms: int,
+                types: frozenset[str], needs_body: bool,
+                injected: InjectedRecords | None = None) -> Iterable[_Item]:
     for bucket, i in store.iter_range(lo_ms, hi_ms):
         if bucket.types[i] in types:
             event = orjson.loads(bucket.blobs[i]) if needs_body else None
@@ -155,7 +187,8 @@ def _events(store: EventStore, revision: Revision, lo_ms: int, hi_ms: int,
 
 def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: list[str],
           columns: list[str], interval: str | None, tz: tzinfo, lo_ms: int, hi_ms: int,
-          by_lead: bool, injected: InjectedRecords | None = None) -> list[dict[str, Any]]:
+          by_lead: bool, injected: InjectedRecords | None = None,
+          rules: RuleSet | None = None) -> list[dict[str, Any]]:
     """Count events by outcome for /events/stats.
 
     :param store: the event store.
@@ -169,12 +202,13 @@ def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: 
     :param hi_ms: inclusive end.
     :param by_lead: count distinct leads instead of events.
     :param injected: injected records (counted when they look like events).
+    :param rules: only events passing these are counted.
     """
-    needs_body = any(g not in _FAST for g in group_by)
+    needs_body = _needs_body(group_by, rules)
     # (interval, group) -> counter name -> set of leads (by_lead) or list of event ids
     cells: dict[tuple[Any, ...], dict[str, set[str] | list[str]]] = defaultdict(
         lambda: defaultdict(set if by_lead else list))
-    for item in _events(store, revision, lo_ms, hi_ms, frozenset(types), needs_body, injected):
+    for item in _events(store, revision, lo_ms, hi_ms, frozenset(types), needs_body, injected, rules):
         key = tuple(item.field(g) for g in group_by)
         if interval:
             key = interval_bounds(item.ts, interval, tz) + key
@@ -191,7 +225,7 @@ def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: 
         counts = cells[key]
         row: dict[str, Any] = {n: len(counts.get(n, ())) for n in ("total", *COUNTED)}
         for column in columns:
-            row[column] = len(counts.get(column, ()))
+            row[column] = 0.0 if column in MONEY_COLUMNS else len(counts.get(column, ()))
         groups = key[2:] if interval else key
         row.update(zip(group_by, groups))
         if interval:
@@ -202,8 +236,9 @@ def stats(store: EventStore, revision: Revision, *, types: list[str], group_by: 
 
 def run_report(store: EventStore, revision: Revision, definition: dict[str, Any],
                lo_ms: int, hi_ms: int,
-               injected: InjectedRecords | None = None) -> list[dict[str, Any]]:
-    """Run a report definition over events created in [lo_ms, hi_ms].
+               injected: InjectedRecords | None = None,
+               rules: RuleSet | None = None) -> list[dict[str, Any]]:
+    """Run a report definition over events created in [lo_ms, hi_ms]: counts of events, not leads.
 
     :param store: the event store.
     :param revision: the active revision.
@@ -211,13 +246,14 @@ def run_report(store: EventStore, revision: Revision, definition: dict[str, Any]
     :param lo_ms: inclusive start.
     :param hi_ms: inclusive end.
     :param injected: injected records (counted when they look like events).
+    :param rules: only events passing these are counted (the definition's and the query's rules).
     """
     columns: list[str] = list(definition.get("columns") or [])
     group_by: list[str] = list(definition.get("group_by") or [])
-    types = frozenset(COLUMN.match(c).group(1) for c in columns)  # type: ignore[union-attr]
-    needs_body = any(g not in _FAST for g in group_by)
+    types = _counted_types(columns)
+    needs_body = _needs_body(group_by, rules)
     counts: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for item in _events(store, revision, lo_ms, hi_ms, types, needs_body, injected):
+    for item in _events(store, revision, lo_ms, hi_ms, types, needs_body, injected, rules):
         etype = item.type
         outcome = item.outcome
         cell = counts[tuple(item.field(g) for g in group_by)]
@@ -230,6 +266,6 @@ def run_report(store: EventStore, revision: Revision, definition: dict[str, Any]
     rows = []
     for key in sorted(counts, key=lambda k: tuple("" if v is None else str(v) for v in k)):
         row: dict[str, Any] = dict(zip(group_by, key))
-        row.update({c: counts[key][c] for c in columns})
+        row.update({c: 0.0 if c in MONEY_COLUMNS else counts[key][c] for c in columns})
         rows.append(row)
     return rows

@@ -22,10 +22,15 @@ from sandbox.vendors.leadconduit import aggregate, query
 from sandbox.vendors.leadconduit.data import TYPES, EventStore, Revision
 from sandbox.vendors.leadconduit.injected import InjectedRecords
 from sandbox.vendors.leadconduit.query import ValidationError
+from sandbox.vendors.leadconduit.rules import RuleSet, parse_rules
 from sandbox.web import JSON_TYPE, Request, Response
 
 _VND = re.compile(r"^application/vnd\.com\.leadconduit\.[a-z-]+\+json$")
 _REPORT_PATH = re.compile(r"^/reports/([0-9a-f]{24})(/run)?$")
+_FLOW_PATH = re.compile(r"^/flows/([0-9a-fA-F]{24})$")
+#: Report fields the server keeps itself: a body may carry them (the doc's PUT sends ``id``), they
+#: are never taken from it.
+_SERVER_FIELDS = ("id", "token", "created_at", "updated_at")
 
 
 def _error(status: int, error: str, message: str) -> Response:
@@ -241,6 +246,11 @@ class LeadConduitApp:
             return (lambda r, m: self._events(r, m, mode)), ()
         if path == "/events/stats" and method == "GET":
             return self._stats, ("text/csv",)
+        if path == "/flows" and method == "GET":
+            return self._list_flows, ()
+        flow = _FLOW_PATH.match(path)
+        if flow and method == "GET":
+            return (lambda r, m: self._flow(flow.group(1).lower())), ()
         if path == "/reports":
             if method == "GET":
                 return self._list_reports, ()
@@ -260,6 +270,11 @@ class LeadConduitApp:
     def _events(self, request: Request, media: str, mode: str | int | None = None) -> Response:
         """Serve /events; ``mode`` is "empty" (no records) or a count of records to repeat."""
         q = query.EventQuery.parse(request)
+        for name in ("rules", "rule"):
+            if request.args(name):
+                # The current docs add rules to /events; not simulated here, and never ignored.
+                raise ValidationError({name: ["rule filters on /events are not supported by the sandbox; "
+                                              "use type, outcome, flow_id, source_id, ..."]})
         if mode == "empty":
             parts: list[bytes] = []
         else:
@@ -285,13 +300,33 @@ class LeadConduitApp:
         tz = aggregate.parse_timezone(request.arg("timezone"))
         lo, hi = self._range(request, aggregate.today_bounds(tz))
         by_lead = (request.arg("by_lead") or "true").lower() not in ("false", "0", "no")
+        rules = self._query_rules(request)
         rows = aggregate.stats(self.store, self.revision, types=types,
                                group_by=request.args("group_by"), columns=columns,
                                interval=interval, tz=tz, lo_ms=lo, hi_ms=hi, by_lead=by_lead,
-                               injected=self.injected)
+                               injected=self.injected, rules=rules)
         if media == "text/csv":
             return Response.raw(200, _csv(rows), "text/csv; charset=utf-8")
         return Response.json(200, rows)
+
+    @staticmethod
+    def _query_rules(request: Request, body_rules: Any = None) -> RuleSet | None:
+        """Return the rules of a definition and the query (``rule`` repeatable, ``rules`` an array)."""
+        return parse_rules(body_rules, request.args("rule"), request.arg("rules"))
+
+    def _list_flows(self, request: Request, media: str) -> Response:
+        return Response.json(200, [self._flow_object(f) for f in self.store.catalog.flows])
+
+    def _flow(self, flow_id: str) -> Response:
+        for flow in self.store.catalog.flows:
+            if flow["id"] == flow_id:
+                return Response.json(200, self._flow_object(flow))
+        return _error(404, "Not Found", "The resource being requested does not exist")
+
+    def _flow_object(self, flow: dict[str, str]) -> dict[str, Any]:
+        """Return a flow as listed: id and name, plus the sources that submit to it (all of them here)."""
+        return {"id": flow["id"], "name": flow["name"], "enabled": True,
+                "sources": [{"id": s["id"], "name": s["name"]} for s in self.store.catalog.sources]}
 
     def _range(self, request: Request, default: tuple[int, int]) -> tuple[int, int]:
         lo = query.timestamp_arg(request, "start")
@@ -300,28 +335,31 @@ class LeadConduitApp:
 
     # -- reports ---------------------------------------------------------------------------
 
-    def _definition(self, request: Request) -> dict[str, Any]:
+    def _definition(self, request: Request, current: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Return the validated definition a body describes; for a PUT, merged onto ``current``.
+
+        Fields the body does not send keep their value (the legacy doc's PUT omits ``group_by``
+        and the answer keeps it); fields the server keeps (``id``, ``token``, timestamps) are never
+        taken from the body. A 422 maps each error onto the submitted JSON.
+
+        :param request: a POST or PUT with a JSON body.
+        :param current: the saved report a PUT updates; None for a create or a preview.
+        """
         try:
             body = request.json()
         except orjson.JSONDecodeError:
             raise ValidationError({"body": ["is not valid JSON"]}) from None
         if not isinstance(body, dict):
             raise ValidationError({"body": ["must be a JSON object"]})
-        errors: dict[str, Any] = {}
-        if not isinstance(body.get("name"), str) or not body["name"].strip():
-            errors["name"] = ["is required"]
-        columns = body.get("columns")
-        if not isinstance(columns, list) or not columns:
-            errors["columns"] = ["is required"]
-        elif aggregate.check_columns(columns):
-            errors["columns"] = aggregate.check_columns(columns)
-        group_by = body.get("group_by", [])
-        if not isinstance(group_by, list) or not all(isinstance(g, str) for g in group_by):
-            errors["group_by"] = ["must be an array of field names"]
+        if current is not None and body.get("id") not in (None, current["id"]):
+            raise ValidationError({"id": [f"does not match the report being updated ({current['id']})"]})
+        sent = {k: v for k, v in body.items() if k not in _SERVER_FIELDS}
+        merged = {**{k: v for k, v in (current or {}).items() if k not in _SERVER_FIELDS}, **sent}
+        merged.setdefault("group_by", [])
+        errors = _definition_errors(merged)
         if errors:
             raise ValidationError(errors)
-        return {"name": body["name"], "columns": columns, "group_by": group_by or []}
-
+        return merged
     def _list_reports(self, request: Request, media: str) -> Response:
         with self._reports_lock:
             return Response.json(200, list(self._reports.values()))
@@ -348,27 +386,53 @@ class LeadConduitApp:
             with self._reports_lock:
                 self._reports.pop(report_id, None)
             return Response.json(200, report)
-        definition = self._definition(request)
-        updated = {**report, **definition, "id": report_id,
-                   "updated_at": iso_ms(int(time.time() * 1000))}
+        definition = self._definition(request, report)
+        # A new updated_at even within the millisecond of the last change.
+        now = max(int(time.time() * 1000), parse_timestamp(report["updated_at"]) + 1)
+        updated = {"id": report_id, **definition, "token": report.get("token"),
+                   "created_at": report["created_at"], "updated_at": iso_ms(now)}
         with self._reports_lock:
             self._reports[report_id] = updated
         return Response.json(200, updated)
 
     def _preview_report(self, request: Request, media: str) -> Response:
         definition = self._definition(request)
-        lo, hi = self._range(request, aggregate.today_bounds(aggregate.parse_timezone(None)))
-        return Response.json(200, aggregate.run_report(self.store, self.revision, definition,
-                                                       lo, hi, self.injected))
+        return self._run(request, definition)
 
     def _run_report(self, request: Request, report_id: str) -> Response:
         with self._reports_lock:
             report = self._reports.get(report_id)
         if report is None:
             return _error(404, "Not Found", "The resource being requested does not exist")
+        return self._run(request, report)
+
+    def _run(self, request: Request, definition: dict[str, Any]) -> Response:
+        """Count a definition over ``[start, end]`` (both inclusive, UTC unless the timestamp says)."""
         lo, hi = self._range(request, aggregate.today_bounds(aggregate.parse_timezone(None)))
-        return Response.json(200, aggregate.run_report(self.store, self.revision, report,
-                                                       lo, hi, self.injected))
+        rules = self._query_rules(request, definition.get("rules"))
+        return Response.json(200, aggregate.run_report(self.store, self.revision, definition,
+                                                       lo, hi, self.injected, rules))
+
+
+def _definition_errors(definition: dict[str, Any]) -> dict[str, Any]:
+    """Return the validation errors of a report definition, keyed like its JSON."""
+    errors: dict[str, Any] = {}
+    if not isinstance(definition.get("name"), str) or not definition["name"].strip():
+        errors["name"] = ["is required"]
+    columns = definition.get("columns")
+    if not isinstance(columns, list) or not columns:
+        errors["columns"] = ["is required"]
+    elif aggregate.check_columns(columns):
+        errors["columns"] = aggregate.check_columns(columns)
+    group_by = definition.get("group_by")
+    if not isinstance(group_by, list) or not all(isinstance(g, str) for g in group_by):
+        errors["group_by"] = ["must be an array of field names"]
+    if definition.get("rules") is not None:
+        try:
+            parse_rules(definition["rules"])
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    return errors
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
