@@ -1,15 +1,22 @@
-"""Pirsch simulator over HTTP: 401 bodies, the limit cap, null lists, both date forms, event_meta limits."""
+"""Pirsch simulator over HTTP: 401 bodies, limit cap, null lists, both date forms, event_meta limits, events read back."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pytest
 import requests
 
+from lead_pipelines.common.windows import Window
+from lead_pipelines.pirsch import hook as pirsch_hook
+from lead_pipelines.pirsch.hook import PirschHook
 from sandbox.vendors.pirsch import ACCESS_KEY, CLIENT_ID, DEFAULT_API_KEY
 from sandbox.vendors.pirsch.data import DOMAIN_ID
 
 UNAUTHORIZED = {"validation": {}, "error": ["unauthorized"]}
 HIT = {"url": "https://shop.example.com/", "ip": "198.51.100.1", "user_agent": "Mozilla/5.0"}
+UTC = timezone.utc
+NAME = "lp_test"
 
 
 @pytest.fixture()
@@ -94,3 +101,105 @@ def test_event_meta_limits(api, bearer, clean_sandbox, meta, accepted):
         assert set(single.json()["validation"]) == {"event_meta"}
     writes = clean_sandbox.client._call("GET", "/pirsch/writes")["writes"]
     assert len(writes) == (2 if accepted else 0), "a refused event is not recorded"
+
+
+# -- events received are read back from the event statistics ---------------------------------
+
+
+def event(time: str, meta: dict[str, str], **fields) -> dict:
+    return {**HIT, "event_name": NAME, "event_meta": meta, "time": time, **fields}
+
+
+def send(api: str, headers: dict[str, str], items: list[dict]) -> None:
+    r = requests.post(f"{api}/event/batch", json=items, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def event_stats(api: str, path: str, headers: dict[str, str], day: str = "2024-06-01", tz: str = "Europe/Berlin",
+                params: list[tuple[str, str]] | None = None):
+    query = [("id", DOMAIN_ID), ("from", day), ("to", day), ("tz", tz), *(params or [])]
+    r = requests.get(f"{api}/statistics/{path}", params=query, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json() or []
+
+
+def test_event_list_groups_received_events_by_name_and_meta_and_honours_the_filters(api, bearer):
+    send(api, bearer, [
+        event("2024-06-01T08:00:00Z", {"k": "a", "n": "1"}),
+        event("2024-06-01T09:00:00Z", {"k": "a", "n": "1"}, ip="192.0.2.2"),
+        event("2024-06-01T09:30:00Z", {"k": "a", "n": "1"}),
+        event("2024-06-01T10:00:00Z", {"k": "b", "n": "2"}),
+        event("2024-06-02T10:00:00Z", {"k": "c", "n": "3"}),
+    ])
+
+    rows = event_stats(api, "event/list", bearer, params=[("event", NAME)])
+    assert rows == [{"name": NAME, "meta": {"k": "a", "n": "1"}, "visitors": 2, "count": 3},
+                    {"name": NAME, "meta": {"k": "b", "n": "2"}, "visitors": 1, "count": 1}]
+    assert event_stats(api, "event/list", bearer, params=[("event", NAME), ("meta_k", "b")]) == rows[1:]
+    either = [("meta_k", "a"), ("meta_k", "b"), ("meta_n", "2")]
+    assert event_stats(api, "event/list", bearer, params=either) == rows[1:]
+    assert event_stats(api, "event/list", bearer, params=[("event", NAME), ("meta_k", "!a")]) == rows[1:]
+    assert event_stats(api, "event/list", bearer, params=[("event", NAME), ("meta_k", "z")]) == []
+    assert event_stats(api, "event/list", bearer, day="2024-06-02", params=[("event", NAME)]) == [
+        {"name": NAME, "meta": {"k": "c", "n": "3"}, "visitors": 1, "count": 1}]
+    unfiltered = event_stats(api, "event/list", bearer)
+    assert rows[0] in unfiltered and any(r["name"] == "Signup" for r in unfiltered), "seeded rows stay"
+    assert {r["name"] for r in event_stats(api, "event/list", bearer, params=[("event", "Signup")])} == {"Signup"}
+
+
+def test_the_day_is_the_batch_time_in_the_zone_asked_and_a_single_event_counts_on_arrival(api, bearer):
+    # 22:30 UTC on 1 June is 00:30 on 2 June in Berlin.
+    send(api, bearer, [event("2024-06-01T22:30:00Z", {"k": "late"})])
+    single = requests.post(f"{api}/event", json={**HIT, "event_name": NAME, "event_meta": {"k": "now"}},
+                           headers=bearer, timeout=10)
+    assert single.status_code == 200
+
+    late = [("event", NAME), ("meta_k", "late")]
+    assert event_stats(api, "event/list", bearer, day="2024-06-01", params=late) == []
+    assert len(event_stats(api, "event/list", bearer, day="2024-06-02", params=late)) == 1
+    assert len(event_stats(api, "event/list", bearer, day="2024-06-01", tz="UTC", params=late)) == 1
+    today = datetime.now(UTC).date().isoformat()
+    assert [r["meta"] for r in event_stats(api, "event/list", bearer, day=today, tz="UTC", params=[("event", NAME)])] \
+        == [{"k": "now"}]
+
+
+def test_events_and_event_meta_count_received_events_beside_the_seeded_ones(api, bearer):
+    seeded = event_stats(api, "events", bearer)
+    send(api, bearer, [event("2024-06-01T08:00:00Z", {"k": "a"}, event_duration=4),
+                       event("2024-06-01T09:00:00Z", {"k": "b", "x": "y"}, ip="192.0.2.9", event_duration=8),
+                       {**event("2024-06-01T09:00:00Z", {"plan": "enterprise"}), "event_name": "Signup"}])
+
+    rows = {r["name"]: r for r in event_stats(api, "events", bearer)}
+    assert rows[NAME] == {"name": NAME, "count": 2, "visitors": 2, "views": 2, "cr": 0.0,
+                          "average_duration_seconds": 6, "meta_keys": ["k", "x"]}
+    before = next(r for r in seeded if r["name"] == "Signup")
+    assert (rows["Signup"]["count"], rows["Signup"]["visitors"]) == (before["count"] + 1, before["visitors"] + 1)
+    assert rows["Signup"]["meta_keys"] == ["plan", "source"]
+    values = event_stats(api, "event/meta", bearer, params=[("event", NAME), ("event_meta_key", "k")])
+    assert sorted((r["meta_value"], r["count"], r["visitors"]) for r in values) == [("a", 1, 1), ("b", 1, 1)]
+    plans = event_stats(api, "event/meta", bearer, params=[("event", "Signup"), ("event_meta_key", "plan")])
+    assert "enterprise" in [r["meta_value"] for r in plans] and len(plans) >= 2
+
+
+def test_received_event_rows_page_with_offset_and_limit(api, bearer):
+    send(api, bearer, [event("2024-06-01T08:00:00Z", {"n": str(n)}) for n in range(150)])
+
+    first = event_stats(api, "event/list", bearer, params=[("event", NAME), ("limit", "1000")])
+    second = event_stats(api, "event/list", bearer, params=[("event", NAME), ("offset", "100"), ("limit", "100")])
+
+    assert len(first) == 100 and len(second) == 50
+    assert {r["meta"]["n"] for r in first + second} == {str(n) for n in range(150)}
+
+
+def test_what_the_hook_lands_equals_the_truth_with_received_events(clean_sandbox, api, bearer, monkeypatch):
+    monkeypatch.setattr(pirsch_hook, "_TOKENS", {})
+    send(api, bearer, [event("2024-06-01T08:00:00Z", {"k": "a"}), event("2024-06-01T09:00:00Z", {"k": "b"}),
+                       {**event("2024-06-01T09:00:00Z", {"plan": "enterprise"}), "event_name": "Signup"}])
+    window = Window(datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 6, 2, tzinfo=UTC))
+    hook = PirschHook()
+
+    for stream in ("events", "event_meta", "event_list"):
+        landed = [i for page in hook.iter_stream(stream, window, trailing_days=0) for i in page.ids]
+        truth = clean_sandbox.client.truth("pirsch", window.start, window.end, stream=stream)["ids"]
+        assert sorted(landed) == sorted(truth), stream
+        assert any(NAME in i for i in truth) and any("enterprise" in i for i in truth) != (stream == "events")

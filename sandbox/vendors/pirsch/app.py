@@ -5,6 +5,13 @@ as the official client sends them, ``tz``, ``offset``/``limit`` hard-capped at 1
 ``null``. Writes (hits, events, sessions and their batches) are checked (``event_meta``: 20 pairs,
 100-character keys, 2000-character values), recorded for the ``writes`` control action, and answered
 200 with an empty body.
+
+Events received are read back as Pirsch shows them: on the day (in ``tz``) of their batch ``time`` or,
+sent alone, of their arrival, they are added to ``/statistics/events``, ``/event/meta`` and
+``/event/list`` (``visitors`` = distinct ``ip`` + ``user_agent``, ``count`` = events). ``/event/list``
+honours the filters ``event`` and ``meta_<key>`` (repeated = OR; ``!`` not, ``~`` contains, ``^`` does
+not contain). The landing's truth (:meth:`PirschApp.truth_ids`) reads the same rows, so what is served
+and what a correct landing holds stay equal whatever was received.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,6 +87,45 @@ def parse_day(name: str, value: str | None, zone: ZoneInfo) -> date:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(zone).date()
 
 
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """An event a write delivered: what the statistics endpoints count.
+
+    :param at: When it happened (its batch ``time``, else its arrival), UTC.
+    :param name: ``event_name``.
+    :param meta: ``event_meta`` as sorted (key, string value) pairs.
+    :param visitor: What tells visitors apart (``ip`` and ``user_agent``; Pirsch hashes them).
+    :param duration: ``event_duration`` in seconds.
+    """
+
+    at: datetime
+    name: str
+    meta: tuple[tuple[str, str], ...]
+    visitor: str
+    duration: float
+
+    @classmethod
+    def of(cls, item: dict[str, Any], received: datetime, batch: bool) -> ReceivedEvent:
+        """Read one checked event item.
+
+        :param item: The event as sent (single or batch item).
+        :param received: When it arrived.
+        :param batch: The item came in a batch: its ``time`` says when it happened.
+        """
+        at = _instant(str(item["time"])) if batch else received
+        meta = tuple(sorted((k, _meta_text(v)) for k, v in (item.get("event_meta") or {}).items()))
+        duration = item.get("event_duration")
+        return cls(at.astimezone(timezone.utc), item["event_name"], meta, f"{item['ip']}|{item['user_agent']}",
+                   float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else 0.0)
+
+
+def _meta_text(value: Any) -> str:
+    """Return a metadata value as Pirsch keeps it: a string (``true``/``false`` for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def days_between(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
     """Return the days a correct landing of ``[start, end)`` holds: the zone's date of each whole day from ``start``.
 
@@ -130,6 +177,8 @@ class PirschApp:
             self.next_uses: int | None = None
             self.grants = 0
             self.writes: list[dict[str, Any]] = []
+            #: Events received, counted by the statistics (the ``writes`` control's DELETE keeps them).
+            self.events: list[ReceivedEvent] = []
             self.limit: tuple[int, float] | None = None
             self.calls: deque[float] = deque()
 
@@ -290,20 +339,39 @@ class PirschApp:
         args = {"event": request.arg("event") or "", "event_meta_key": request.arg("event_meta_key") or ""}
         if statistic == "event/meta" and not (args["event"] and args["event_meta_key"]):
             raise BadRequest("event", "event and event_meta_key are required")
+        filters = _event_filters(request) if statistic == "event/list" else {}
         with self._lock:
             days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
             if statistic == "total" or statistic == "growth" or statistic == "active" or statistic == "platform":
                 return Response.json(200, self._object(statistic, days))
             if statistic == "visitor" or statistic.startswith("duration/") or len(days) == 1:
-                rows = [r for d in days for r in self.stats.rows(statistic, d, args)]
+                rows = [r for d in days for r in self._rows(statistic, d, args, zone)]
             else:
-                rows = _merge([self.stats.rows(statistic, d, args) for d in days])
+                rows = _merge([self._rows(statistic, d, args, zone) for d in days])
+        if filters:
+            rows = [r for r in rows if _matches(r, filters)]
         if statistic in ("goals",):
             rows = []
         served = rows[offset:offset + limit]
         if overlap:
             served = rows[max(0, offset - overlap):offset] + served
         return Response.raw(200, orjson.dumps(served) if served else b"null", JSON_TYPE)
+
+    def _rows(self, statistic: str, day: date, args: dict[str, str], zone: ZoneInfo) -> list[dict[str, Any]]:
+        """Return one day's rows: the seeded statistics, with the events received that day (in ``zone``) added.
+
+        :param statistic: The endpoint key (``events``, ``event/list``...).
+        :param day: The day.
+        :param args: ``event`` and ``event_meta_key`` (for ``event/meta``).
+        :param zone: The zone the day is read in (``tz``).
+        """
+        rows = self.stats.rows(statistic, day, args)
+        if statistic not in _EVENT_STATISTICS:
+            return rows
+        received = [e for e in self.events if e.at.astimezone(zone).date() == day]
+        if not received:
+            return rows
+        return _with_received(statistic, rows, received, args)
 
     def _object(self, statistic: str, days: list[date]) -> dict[str, Any]:
         if statistic == "total":
@@ -334,8 +402,11 @@ class PirschApp:
         kind = endpoint.split("/")[0]
         for item in items:
             _check_write(kind, item, batch)
+        received = datetime.now(timezone.utc)
         with self._lock:
             self.writes += [{"endpoint": endpoint, "auth": auth, "body": item} for item in items]
+            if kind == "event":
+                self.events += [ReceivedEvent.of(item, received, batch) for item in items]
         return Response(200, b"", {})
 
     # -- rate limit --------------------------------------------------------------------------
@@ -375,13 +446,14 @@ class PirschApp:
         with self._lock:
             for day in days_between(start, end, self.zone):
                 if stream == "event_meta":
-                    for name, meta in EVENTS.items():
-                        for key in meta:
-                            args = {"event": name, "event_meta_key": key}
+                    # The (event, key) pairs the hook finds in /statistics/events: seeded and received ones.
+                    for event in self._rows("events", day, {}, self.zone):
+                        for key in event.get("meta_keys") or []:
+                            args = {"event": event["name"], "event_meta_key": key}
                             ids += [row_key(stream, DOMAIN_ID, day, r, args)
-                                    for r in self.stats.rows(statistic, day, args)]
+                                    for r in self._rows(statistic, day, args, self.zone)]
                 else:
-                    ids += [row_key(stream, DOMAIN_ID, day, r) for r in self.stats.rows(statistic, day, {})]
+                    ids += [row_key(stream, DOMAIN_ID, day, r) for r in self._rows(statistic, day, {}, self.zone)]
         return ids
 
     def control(self, action: str, request: Request) -> Response | None:
@@ -440,6 +512,96 @@ class PirschApp:
 
 
 _LISTS = frozenset(v[0].split("/statistics/", 1)[1] for v in STATISTICS_STREAMS.values()) - {"total"}
+_EVENT_STATISTICS = frozenset({"events", "event/meta", "event/list"})
+
+
+def _with_received(statistic: str, rows: list[dict[str, Any]], received: list[ReceivedEvent],
+                   args: dict[str, str]) -> list[dict[str, Any]]:
+    """Add one day's received events to that day's seeded rows of an event statistic, in Pirsch's order.
+
+    :param statistic: ``events``, ``event/meta`` or ``event/list``.
+    :param rows: The seeded rows of the day.
+    :param received: The events received that day.
+    :param args: ``event`` and ``event_meta_key`` (for ``event/meta``).
+    """
+    groups: dict[Any, list[ReceivedEvent]] = {}
+    for event in received:
+        meta = dict(event.meta)
+        if statistic == "events":
+            key: Any = event.name
+        elif statistic == "event/meta":
+            if event.name != args.get("event") or args.get("event_meta_key") not in meta:
+                continue
+            key = meta[args["event_meta_key"]]
+        else:
+            key = (event.name, event.meta)
+        groups.setdefault(key, []).append(event)
+    merged = [dict(r) for r in rows]
+    for key, events in groups.items():
+        row = _received_row(statistic, key, events, args)
+        same = next((r for r in merged if _identity(statistic, r) == _identity(statistic, row)), None)
+        if same is None:
+            merged.append(row)
+            continue
+        for name in ("visitors", "count", "views"):
+            if name in same:
+                same[name] += row[name]
+        if statistic == "events":
+            same["meta_keys"] = list(dict.fromkeys([*(same.get("meta_keys") or []), *(row["meta_keys"] or [])])) or None
+    merged.sort(key=lambda r: (-r.get("visitors", 0), str(sorted(r.items()))))
+    return merged
+
+
+def _received_row(statistic: str, key: Any, events: list[ReceivedEvent], args: dict[str, str]) -> dict[str, Any]:
+    """Return the row a group of received events makes in an event statistic."""
+    visitors, count = len({e.visitor for e in events}), len(events)
+    duration = round(sum(e.duration for e in events) / count)
+    if statistic == "events":
+        keys = list(dict.fromkeys(k for e in events for k, _ in e.meta))
+        return {"name": key, "count": count, "visitors": visitors, "views": count, "cr": 0.0,
+                "average_duration_seconds": duration, "meta_keys": keys or None}
+    if statistic == "event/meta":
+        return {"name": args["event"], "meta_value": key, "count": count, "visitors": visitors, "views": count,
+                "cr": 0.0, "average_duration_seconds": duration}
+    name, meta = key
+    return {"name": name, "meta": dict(meta) or None, "visitors": visitors, "count": count}
+
+
+def _identity(statistic: str, row: dict[str, Any]) -> Any:
+    """Return what makes a row of an event statistic one row: its name, meta value or meta."""
+    if statistic == "events":
+        return row["name"]
+    if statistic == "event/meta":
+        return row["name"], row["meta_value"]
+    return row["name"], tuple(sorted((row.get("meta") or {}).items()))
+
+
+def _event_filters(request: Request) -> dict[str, list[str]]:
+    """Return ``/event/list``'s filters: ``event`` (the name) and each ``meta_<key>``, every value sent."""
+    filters = {name: request.args(name) for name in request.query
+               if (name == "event" or name.startswith("meta_")) and request.args(name)}
+    return {name: [v for v in values if v] for name, values in filters.items() if any(values)}
+
+
+def _matches(row: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Tell whether an ``/event/list`` row passes every filter; the values of one filter are alternatives."""
+    meta = row.get("meta") or {}
+    for name, wanted in filters.items():
+        value = str(row.get("name") or "") if name == "event" else str(meta.get(name[len("meta_"):], ""))
+        if not any(_match(value, w) for w in wanted):
+            return False
+    return True
+
+
+def _match(value: str, wanted: str) -> bool:
+    """Compare a value with one filter value: ``!`` not equal, ``~`` contains, ``^`` does not contain."""
+    if wanted.startswith("!"):
+        return value != wanted[1:]
+    if wanted.startswith("~"):
+        return wanted[1:] in value
+    if wanted.startswith("^"):
+        return wanted[1:] not in value
+    return value == wanted
 
 
 def _merge(per_day: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
