@@ -125,6 +125,64 @@ class LeadConduitHook(VendorHttpHook):
                                  "expected a JSON array of rows with a numeric 'total'")
         return sum(r["total"] for r in rows)
 
+    def list_reports(self) -> list[dict[str, Any]]:
+        """Return every saved report of the account (``GET /reports``), the user's own among them."""
+        return self._objects("GET", "/reports")
+
+    def create_report(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Create a report (``POST /reports``) and return it with its ``id``.
+
+        Not idempotent: a second call makes a second report, so only a 429 or a refused connection
+        is retried here. After any other failure the caller must look the name up before creating again.
+
+        :param definition: ``{"name", "columns", "group_by", ...}``.
+        """
+        return self._object("POST", "/reports", json_body=definition, idempotent=False)
+
+    def update_report(self, report_id: str, definition: dict[str, Any]) -> dict[str, Any]:
+        """Replace a report's definition (``PUT /reports/{id}``) and return the updated report.
+
+        :param report_id: The report's id.
+        :param definition: The full definition, the vendor's own fields included.
+        """
+        return self._object("PUT", f"/reports/{report_id}", json_body=definition)
+
+    def delete_report(self, report_id: str) -> None:
+        """Delete a report (``DELETE /reports/{id}``).
+
+        :param report_id: The report's id.
+        """
+        self.request_json("DELETE", f"/reports/{report_id}")
+
+    def run_report(self, report_id: str, window: Window) -> list[dict[str, Any]]:
+        """Run a saved report over a window (``GET /reports/{id}/run``) and return its rows.
+
+        The run's ``start``/``end`` are inclusive, so the end sent is the window's last millisecond.
+
+        :param report_id: The report's id.
+        :param window: The half-open data interval.
+        """
+        return self._objects("GET", f"/reports/{report_id}/run", params=self._window_params(window, ()),
+                             window=window)
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        """Return the account's flows (``GET /flows``): ``[{"id", "name", ...}]``."""
+        return self._objects("GET", "/flows")
+
+    def _object(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
+        body = self.request_json(method, endpoint, **kwargs)
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise VendorAPIError(self.vendor_name, method, endpoint, kwargs.get("window"), 200,
+                                 "expected a JSON object with a string 'id'")
+        return body
+
+    def _objects(self, method: str, endpoint: str, **kwargs: Any) -> list[dict[str, Any]]:
+        body = self.request_json(method, endpoint, **kwargs)
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise VendorAPIError(self.vendor_name, method, endpoint, kwargs.get("window"), 200,
+                                 "expected a JSON array of objects")
+        return body
+
     def _window_params(self, window: Window, types: Sequence[str] | None) -> list[tuple[str, Any]]:
         unknown = set(types or ()) - set(EVENT_TYPES)
         if unknown:
