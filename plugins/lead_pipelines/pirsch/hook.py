@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 TOKEN_PATH = f"{API}/token"
 DOMAIN_PATH = f"{API}/domain"
+EVENT_BATCH_PATH = f"{API}/event/batch"
+EVENT_LIST_PATH = f"{STATISTICS}/event/list"
 #: Tokens obtained in this process, by (base URL, client id): tasks run in one process (``dag.test``, a
 #: test session) share one instead of each asking for its own. Value: (token, expiry in epoch seconds).
 _TOKENS: dict[tuple[str, str], tuple[str, float | None]] = {}
@@ -303,6 +305,42 @@ class PirschHook(VendorHttpHook):
                 return
             offset += MAX_PAGE_SIZE
 
+    # -- events: sent in batches, read back ----------------------------------------------------
+
+    def send_events(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Send events in one ``POST /api/v1/event/batch`` (each item with its RFC 3339 ``time``).
+
+        Pirsch has no idempotency key: the call is not retried where the vendor may have acted (only a
+        429, a refused connection, and a 401 answered by renewing the token, are sent again). A timeout
+        or a reset raises :class:`VendorAPIError` with the outcome unknown: read back with
+        :meth:`find_events` before sending again.
+
+        :param items: The events, sorted by ``time`` (Pirsch orders sessions by arrival across batches).
+        """
+        self.request("POST", EVENT_BATCH_PATH, _no_body, json_body=list(items), idempotent=False)
+
+    def find_events(self, day: date, name: str, meta: Mapping[str, str | Sequence[str]]) -> list[dict[str, Any]]:
+        """Return the ``/statistics/event/list`` rows of event ``name`` on ``day`` whose metadata matches ``meta``.
+
+        :param day: The day, in the domain's zone (the zone is sent as ``tz``).
+        :param name: The event name (filter ``event``).
+        :param meta: ``meta_<key>`` filters; a sequence of values means any of them (the parameter repeated).
+        """
+        zone = self.time_zone
+        query: list[tuple[str, Any]] = [("id", self.domain_id), ("from", day.isoformat()), ("to", day.isoformat()),
+                                        ("tz", zone.key), ("event", name)]
+        for key, wanted in meta.items():
+            query += [(f"meta_{key}", v) for v in ([wanted] if isinstance(wanted, str) else wanted)]
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.request("GET", EVENT_LIST_PATH, _decode, idempotent=True,
+                                params=[*query, ("offset", offset), ("limit", MAX_PAGE_SIZE)])
+            rows += [r for r in page.records if isinstance(r, dict)]
+            if len(page) < MAX_PAGE_SIZE:
+                return rows
+            offset += MAX_PAGE_SIZE
+
     def test_connection(self) -> tuple[bool, str]:
         """Obtain a token and read the domain, to check the base URL, the client and the domain."""
         try:
@@ -310,6 +348,11 @@ class PirschHook(VendorHttpHook):
         except Exception as exc:  # the UI shows the message; it is already free of secrets
             return False, str(exc)
         return True, "Connection to Pirsch works."
+
+
+def _no_body(body: bytes) -> None:
+    """Accept a write's answer: Pirsch sends 200 with an empty (undocumented) body."""
+    return None
 
 
 def _subset(page: Page, keep: list[int]) -> Page:
