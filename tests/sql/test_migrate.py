@@ -66,8 +66,13 @@ def test_migrate_on_an_empty_database_creates_everything(fresh_db):
 
     assert tables == {
         ("ops", "sync_runs"), ("ops", "api_pacing"), ("ops", "sync_state"), ("ops", "sync_windows"), ("ops", "schema_migrations"),
-        ("ops", "quarantine"), *(("raw", table) for table in raw_tables()),
+        ("ops", "quarantine"), ("ops", "push_outbox"), ("ops", "vendor_reports"), ("ops", "report_reconciliation"),
+        ("mart", "lead_links"), ("mart", "unified_leads"), ("mart", "unified_lead_merges"), ("mart", "touchpoints"),
+        ("mart", "build_state"), ("mart", "lead_aggregates"), *(("raw", table) for table in raw_tables()),
     }
+    indexed = {t for (t,) in query(conninfo, "SELECT tablename FROM pg_indexes WHERE schemaname = 'raw' "
+                                             "AND indexdef LIKE '%(last_run_id)'")}
+    assert indexed == set(raw_tables()), "the marts read every raw table by last_run_id"
     assert ("raw", "leadconduit_events") in tables
     columns = dict(query(conninfo, """
         SELECT column_name, data_type FROM information_schema.columns

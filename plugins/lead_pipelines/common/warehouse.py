@@ -149,6 +149,8 @@ def migrate(conn: psycopg.Connection, raw_tables: Iterable[str] | None = None) -
                     applied_now.append(name)
                 for table in missing:
                     conn.execute(statement("create_raw_table", table=f"raw.{table}"))
+                    conn.execute(statement("create_raw_table_run_index", table=f"raw.{table}",
+                                           index=f"{table}_last_run_id"))
     except pg_errors.InsufficientPrivilege as exc:
         raise WarehouseNotMigratedError(_not_migrated_message(pending, missing, user, owner, exc)) from exc
     if applied_now:
