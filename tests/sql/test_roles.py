@@ -138,8 +138,8 @@ def test_every_table_of_raw_and_ops_is_writable_and_every_sequence_usable_by_the
     "DROP TABLE ops.schema_migrations",
     "INSERT INTO ops.schema_migrations (version, name, checksum) VALUES (9999, 'sneaky', 'x')",
     "UPDATE ops.schema_migrations SET checksum = 'tampered'",
-    "SELECT * FROM mart.leads",
-    "SELECT 1 FROM mart.does_not_exist",
+    "TRUNCATE mart.leads",
+    "DROP TABLE mart.leads",
 ], ids=lambda s: " ".join(s.split()[:3]))
 def test_loader_is_refused(warehouse, mart_table, statement):
     refused(warehouse.loader_conninfo, statement)
@@ -154,7 +154,16 @@ def mart_table(warehouse):
     warehouse.execute("DROP TABLE IF EXISTS mart.leads")
 
 
-def test_loader_has_no_privilege_on_mart_and_creates_nowhere(warehouse):
+def test_loader_rewrites_mart_rows_but_not_its_tables(warehouse, mart_table):
+    with psycopg.connect(warehouse.loader_conninfo) as conn:
+        conn.execute("INSERT INTO mart.leads (id) VALUES (1), (2)")
+        conn.execute("UPDATE mart.leads SET id = 3 WHERE id = 2")
+        conn.execute("DELETE FROM mart.leads WHERE id = 1")
+        assert conn.execute("SELECT id FROM mart.leads").fetchall() == [(3,)]
+        conn.rollback()
+
+
+def test_loader_uses_mart_and_creates_nowhere(warehouse):
     rows = warehouse.query("""
         SELECT has_schema_privilege(%(l)s, 'mart', 'USAGE'),
                has_schema_privilege(%(l)s, 'raw', 'CREATE'), has_schema_privilege(%(l)s, 'ops', 'CREATE'),
@@ -163,7 +172,7 @@ def test_loader_has_no_privilege_on_mart_and_creates_nowhere(warehouse):
                has_database_privilege(%(l)s, current_database(), 'TEMPORARY'),
                has_schema_privilege(%(l)s, 'raw', 'USAGE'), has_schema_privilege(%(l)s, 'ops', 'USAGE')
     """, {"l": warehouse.loader})
-    assert rows == [(False, False, False, False, False, False, True, True, True)]
+    assert rows == [(True, False, False, False, False, False, True, True, True)]
 
 
 def test_migrate_as_the_loader_on_an_up_to_date_warehouse_does_nothing(warehouse):

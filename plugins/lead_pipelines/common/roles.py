@@ -3,9 +3,10 @@
 * The **owner** (default ``lead_pipelines_owner``) owns the schemas ``raw``, ``mart`` and ``ops`` and
   everything in them, and runs the migrations (``make migrate``). It is not a superuser.
 * The **loader** (default ``lead_pipelines_loader``) is what the ``leads_warehouse`` connection of the
-  sync DAGs logs in as. It may read and write (SELECT, INSERT, UPDATE; no DELETE or TRUNCATE) the
+  DAGs logs in as. It may read and write (SELECT, INSERT, UPDATE; no DELETE or TRUNCATE) the
   tables of ``raw`` and ``ops``, use their sequences and create temporary tables; it reads but never
-  writes ``ops.schema_migrations``, creates nothing in any schema and cannot reach ``mart``. Tables
+  writes ``ops.schema_migrations`` and creates nothing in any schema. On ``mart``, which the
+  ``unified_leads`` DAG rebuilds, it may also DELETE (a window's aggregates are replaced as a whole). Tables
   and sequences the owner creates later in ``raw`` or ``ops`` get the same grants by default
   privileges, so new migrations and new vendors need nothing here.
 
@@ -125,7 +126,8 @@ def setup_roles(
         conn.execute(statement("roles/revoke_loader_database_create", database=database, loader=loader))
         for name in ("grant_loader_schemas", "grant_loader_tables", "grant_loader_sequences",
                      "alter_default_loader_tables", "alter_default_loader_sequences",
-                     "revoke_loader_migration_writes", "revoke_loader_schema_create", "revoke_loader_mart"):
+                     "revoke_loader_migration_writes", "revoke_loader_schema_create", "grant_loader_mart",
+                     "grant_loader_mart_tables", "alter_default_loader_mart_tables"):
             conn.execute(statement(f"roles/{name}", owner=owner, loader=loader))
         (public,) = conn.execute(statement("roles/select_schema_exists"), {"schema": "public"}).fetchone()
         if public:
