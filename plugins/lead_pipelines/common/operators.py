@@ -186,7 +186,23 @@ class VendorToWarehouseOperator(BaseOperator):
             counts["http_retries"], counts["http_wait_seconds"], counts["http_paced_seconds"],
             counts["duration_seconds"], counts["run_id"],
         )
+        self._describe_asset_events(context, window, counts)
         return counts
+
+    def _describe_asset_events(self, context: Context, window: Any, counts: dict[str, Any]) -> None:
+        """Put the window and its counts in the extra of each outlet's asset event.
+
+        A consumer (``unified_leads``, whose asset-triggered runs have no data interval of their own)
+        reads the window from there; a person in the UI can tell a window that changed rows from one
+        that changed none.
+        """
+        extra = {"window_start": window.start.isoformat(), "window_end": window.end.isoformat(),
+                 **{k: counts[k] for k in ("records", "inserted", "updated", "unchanged", "quarantined")
+                    if k in counts}}
+        events = context.get("outlet_events")
+        for outlet in self.outlets or ():
+            if events is not None:
+                events[outlet].extra.update(extra)
 
     def _redact(self, text: str) -> str:
         try:
