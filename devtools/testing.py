@@ -83,12 +83,12 @@ class Warehouse:
             conn.execute(sql, params)
 
     def reset(self) -> None:
-        """Empty every table of raw and ops but the migration ledger, and restart their sequences."""
+        """Empty every table of raw, mart and ops but the migration ledger, and restart their sequences."""
         tables = [
             psycopg.sql.Identifier(schema, name)
             for schema, name in self.query("""
                 SELECT n.nspname, c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-                WHERE n.nspname IN ('raw', 'ops') AND c.relkind IN ('r', 'p')
+                WHERE n.nspname IN ('raw', 'mart', 'ops') AND c.relkind IN ('r', 'p')
                   AND (n.nspname, c.relname) <> ('ops', 'schema_migrations')
                 ORDER BY 1, 2
             """)

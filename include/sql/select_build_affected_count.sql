@@ -1,0 +1,2 @@
+-- How many unified leads this build touched.
+SELECT count(*) FROM build_affected

@@ -1,0 +1,2 @@
+-- Whether a table exists (and is visible to this role).
+SELECT to_regclass(%s) IS NOT NULL
