@@ -140,3 +140,22 @@ def test_the_io_probe_catches_a_dag_that_reads_a_variable_at_parse_time(tmp_path
     report = parse_with_io_blocked(bad, tmp_path)
     assert report["calls"] == ["Variable.get"]
     assert list(report["errors"]) and "parse-time I/O: Variable.get" in next(iter(report["errors"].values()))
+
+
+def test_unified_leads_runs_on_the_raw_assets_with_a_time_fallback_and_gates_its_pushes(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
+
+    dag = dagbag.dags["unified_leads"]
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert isinstance(dag.timetable.timetable, CronDataIntervalTimetable)
+    watched = {a.name for a in dag.timetable.asset_condition.objects}
+    assert {"raw.leadconduit_events", "raw.getlandy_leads", "raw.leadboxer_leads", "raw.pirsch_visitor",
+            "raw.giosg_sidedata"} <= watched
+    assert {a.name for a in dag.get_task("build_marts").outlets} == {
+        "mart.lead_links", "mart.unified_leads", "mart.touchpoints", "mart.lead_aggregates"}
+    checks = {t.task_id for t in dag.tasks if t.task_id.startswith("check_")}
+    assert len(checks) == 5
+    for push, asset in (("push_pirsch_events", "push.pirsch_events"),
+                        ("sync_leadconduit_reports", "push.leadconduit_reports")):
+        task = dag.get_task(push)
+        assert checks <= task.upstream_task_ids and [a.name for a in task.outlets] == [asset]

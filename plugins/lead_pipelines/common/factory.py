@@ -24,6 +24,26 @@ def raw_asset(source: SourceSettings, stream_name: str) -> Asset:
     return Asset(uri=source.asset_uri(stream), name=f"raw.{source.raw_table(stream)}", group="raw")
 
 
+def migrate_task(warehouse_conn_id: str):
+    """Return the task (in the DAG being defined) that brings the warehouse up to date first."""
+
+    @task(task_id="migrate_warehouse")
+    def migrate_warehouse() -> list[str]:
+        """Create or update the warehouse's schemas and raw tables (idempotent, concurrency-safe)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lead_pipelines.common.warehouse import WarehouseNotMigratedError, connect, migrate
+
+        with connect(warehouse_conn_id) as conn:
+            try:
+                return migrate(conn)
+            except WarehouseNotMigratedError as exc:
+                # The loader role may not migrate: retrying cannot help until the owner runs it.
+                raise AirflowFailException(str(exc)) from None
+
+    return migrate_warehouse()
+
+
 def _plan_task(operator: type[VendorToWarehouseOperator], stream: str, conn_id: str, warehouse_conn_id: str):
     """Return the task that lists a mapped stream's partitions for the run's window (its XCom is the list)."""
 
@@ -91,21 +111,7 @@ def build_sync_dag(
         },
     ) as dag:
 
-        @task(task_id="migrate_warehouse")
-        def migrate_warehouse() -> list[str]:
-            """Create or update the warehouse's schemas and raw tables (idempotent, concurrency-safe)."""
-            from airflow.sdk.exceptions import AirflowFailException
-
-            from lead_pipelines.common.warehouse import WarehouseNotMigratedError, connect, migrate
-
-            with connect(warehouse_conn_id) as conn:
-                try:
-                    return migrate(conn)
-                except WarehouseNotMigratedError as exc:
-                    # The loader role may not migrate: retrying cannot help until the owner runs it.
-                    raise AirflowFailException(str(exc)) from None
-
-        ready = migrate_warehouse()
+        ready = migrate_task(warehouse_conn_id)
         lands = {}
         pool = {"pool": source.pool} if source.pool else {}
         for stream in source.streams:
