@@ -6,8 +6,11 @@
    source's first endpoint, and the odd records a simulator offers (``demo_quirks``) to quarantine.
 3. Airflow runs each source's sync DAG once per window of the day, in this process (``dag.test``),
    then runs one window again to show that a re-run changes nothing.
-4. Prints a summary of every stream from ``ops.sync_runs`` and checks each raw table against the
-   sandbox's ground truth.
+4. Runs ``unified_leads`` for every hour of the day: the identity join, the aggregates, the quality gate,
+   one Pirsch event per aggregate (through ``ops.push_outbox``) and the LeadConduit reports, reconciled.
+5. Prints a summary of every stream from ``ops.sync_runs`` and checks each raw table against the
+   sandbox's ground truth; then the unified leads, the cross-source match rate (checked against the
+   sandbox's own record of who is who), what was pushed where, and the reconciliation.
 
 Sources come from ``lead_pipelines.registry``: a new one appears here without touching this file.
 """
@@ -106,6 +109,15 @@ def _run(sandbox, began: float) -> int:
         rerun = runner.run_window(source.dag_id, windows[0])
         reruns.append((source, windows[0], rerun.state))
         _stop_on_sigterm()
+    # Ground truth now: once the aggregates are pushed, Pirsch's event statistics count them too.
+    truths = {(source.vendor, stream.name): {str(i) for i in sandbox.client.truth(
+        source.vendor, START - stream.lookback, END, stream=stream.name)["ids"]}
+        for source in SOURCES for stream in source.streams}
+    hours = list(split_windows(START, END, timedelta(hours=1)))
+    print(f"airflow: running unified_leads over {len(hours)} hourly windows (join, aggregate, check, push)", flush=True)
+    failed += [f"unified_leads {w}" for w in hours if runner.run_window("unified_leads", w).state != "success"]
+    downstream_rerun = runner.run_window("unified_leads", hours[-1]).state
+    _stop_on_sigterm()
 
     with connect() as conn:
         rows = conn.execute(statement("select_sync_summary"), {"start": START, "end": END}).fetchall()
@@ -145,7 +157,7 @@ def _run(sandbox, began: float) -> int:
         print(f"quarantined from {vendor} ({len(bytes(raw))} bytes, kept as sent): {reason}")
     ok = not failed
     for (source, stream), ids in landed.items():
-        truth = {str(i) for i in sandbox.client.truth(source.vendor, START - stream.lookback, END, stream=stream.name)["ids"]}
+        truth = truths[(source.vendor, stream.name)]
         match = ids == truth
         ok = ok and match
         print(f"sandbox ground truth {source.vendor}.{stream.name}: {len(truth)} records; raw.{source.raw_table(stream)} "
@@ -155,10 +167,64 @@ def _run(sandbox, began: float) -> int:
         ok = ok and kept
         print(f"{vendor}: {len(expected)} odd records injected, kept in ops.quarantine byte for byte: "
               f"{'MATCH' if kept else 'MISMATCH'}")
+    ok = _downstream_summary(sandbox, downstream_rerun) and ok
     if failed:
         print(f"failed windows: {', '.join(failed)}")
     print(f"demo {'matches' if ok else 'DOES NOT match'} the sandbox; finished in {time.monotonic() - began:.0f}s")
     return 0 if ok else 1
+
+
+def _downstream_summary(sandbox, rerun_state: str) -> bool:
+    """Print the join, the pushes and the reconciliation; return whether they hold."""
+    from collections import defaultdict
+
+    from lead_pipelines.common.warehouse import connect
+
+    with connect() as conn:
+        leads, multi = conn.execute("SELECT count(*), count(*) FILTER (WHERE cardinality(sources) >= 2) "
+                                    "FROM mart.unified_leads").fetchone()
+        combos = conn.execute("SELECT array_to_string(sources, ' + '), count(*) FROM mart.unified_leads "
+                              "GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        links = {(s, r): u for s, r, u in conn.execute("SELECT source, record_id, unified_id FROM mart.lead_links")}
+        outbox = conn.execute("SELECT push_key, state, kind FROM ops.push_outbox").fetchall()
+        grains = conn.execute("SELECT grain, kind, count(*) FROM ops.push_outbox GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        cells = conn.execute("SELECT report_name, count(*), count(*) FILTER (WHERE within_tolerance), "
+                             "coalesce(sum(vendor_value), 0), coalesce(sum(warehouse_value), 0) "
+                             "FROM ops.report_reconciliation GROUP BY 1 ORDER BY 1").fetchall()
+    people = {}
+    for vendor in ("leadconduit", "getlandy", "leadboxer"):
+        for rid, person in sandbox.client.people(vendor, START - timedelta(days=1), END + timedelta(days=1)).items():
+            people[(vendor, rid)] = person
+    ids_of = defaultdict(set)
+    for key, person in people.items():
+        if key in links:
+            ids_of[person].add(links[key])
+    persons_of = defaultdict(set)
+    for person, ids in ids_of.items():
+        for uid in ids:
+            persons_of[uid].add(person)
+    joined = all(len(ids) == 1 for ids in ids_of.values()) and all(len(p) == 1 for p in persons_of.values())
+    print()
+    print(f"unified leads: {leads} people; seen in two or more sources: {multi} "
+          f"(cross-source match rate {multi / leads:.1%})" if leads else "unified leads: none")
+    for combo, count in combos:
+        print(f"  {combo}: {count}")
+    print(f"identity join against the sandbox's record of who is who: {len(ids_of)} planted people, "
+          f"{sum(1 for k in people if k in links)} of their {len(people)} records linked: "
+          f"{'MATCH' if joined else 'MISMATCH'} (no one split, no two merged)")
+    writes = sandbox.client._call("GET", "/pirsch/writes")["writes"]
+    received = sorted(w["body"]["event_meta"]["lp_key"] for w in writes if w["endpoint"].startswith("event"))
+    sent = sorted(k for k, state, _ in outbox if state == "sent")
+    pushed = received == sent and len(set(received)) == len(received)
+    print(f"pushed to Pirsch (/api/v1/event/batch): {len(received)} events, "
+          + ", ".join(f"{n} {grain} {kind}s" for grain, kind, n in grains)
+          + f"; the simulator received exactly the outbox's sent rows: {'MATCH' if pushed else 'MISMATCH'}")
+    print(f"re-run of unified_leads for the last hour: {rerun_state}, nothing sent twice")
+    for name, total, within, vendor, warehouse in cells:
+        print(f"LeadConduit report '{name}': {total} cells reconciled, {within} within tolerance "
+              f"(LeadConduit {vendor:.0f} vs warehouse {warehouse:.0f})")
+    reconciled = bool(cells) and all(total == within for _, total, within, _, _ in cells)
+    return joined and pushed and reconciled and rerun_state == "success"
 
 
 if __name__ == "__main__":
