@@ -96,8 +96,70 @@ def test_rerunning_the_window_rebuilds_the_same_marts_and_sends_nothing(landed, 
     assert reports(sandbox) == ["lead-pipelines: leads by flow", "lead-pipelines: leads by source"]
 
 
+PUSH_SCRIPT = """
+import sys
+from datetime import datetime
+from lead_pipelines.common.warehouse import connect
+from lead_pipelines.common.windows import Window
+from lead_pipelines.pirsch.hook import PirschHook
+from lead_pipelines.pirsch.push import push_aggregates
+window = Window(datetime.fromisoformat(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
+with connect() as conn:
+    push_aggregates(conn, PirschHook(), window)
+"""
+
+
+def test_a_push_killed_mid_call_then_rerun_sends_each_aggregate_once(landed, runner, warehouse, sandbox):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from devtools.paths import PLUGINS, ROOT
+
+    window = Window(HOUR.start - timedelta(hours=1), HOUR.start)
+    assert runner.run_window("unified_leads", window, only="build_marts").state == "success"
+    # The vendor stalls on the batch; the task is killed (SIGKILL: no clean-up) while it waits.
+    sandbox.client.add_fault("pirsch", "slow", path="/api/v1/event/batch", delay=1.5)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGINS), str(ROOT)])}
+    proc = subprocess.Popen([sys.executable, "-c", PUSH_SCRIPT, window.start.isoformat(), window.end.isoformat()],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    # The outbox marks a batch 'sending' (committed) just before the call.
+    while not warehouse.query("SELECT 1 FROM ops.push_outbox WHERE state = 'sending'"):
+        assert time.monotonic() < deadline and proc.poll() is None, "the push never got to the call"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.5)  # the vendor finishes the call it was stalling on: the events were accepted
+    assert [r for r in sandbox.client.requests("pirsch") if r["path"] == "/api/v1/event/batch"][-1]["fault"] == "slow"
+
+    run = runner.run_window("unified_leads", window)  # the cleared task, run again
+
+    assert run.state == "success", run.task_states
+    keys = [e["event_meta"]["lp_key"] for e in received(sandbox)]
+    assert len(keys) == len(set(keys)) > len(landed["received"])
+    assert sorted(keys) == sorted(k for k, state, _ in outbox(warehouse) if state == "sent")
+    assert warehouse.query("SELECT count(*) FROM ops.push_outbox WHERE state <> 'sent'") == [(0,)]
+    assert warehouse.query("SELECT count(*) FROM ops.push_outbox WHERE resolved_by = 'readback'")[0][0] > 0
+
+
+def test_a_backfill_over_the_same_hours_sends_nothing_twice(landed, runner, warehouse, sandbox):
+    before = received(sandbox)
+    for h in range(20, 24):
+        start = datetime(2024, 6, 1, h, tzinfo=timezone.utc)
+        assert runner.run_window("unified_leads", Window(start, start + timedelta(hours=1))).state == "success"
+    keys = [e["event_meta"]["lp_key"] for e in received(sandbox)]
+    assert len(keys) == len(set(keys))
+    assert sorted(keys) == sorted(k for k, state, _ in outbox(warehouse) if state == "sent")
+    assert {e["event_meta"]["lp_key"] for e in before} <= set(keys)
+
+
 def test_a_failing_gate_names_the_check_and_stops_the_pushes(landed, runner, warehouse, sandbox):
     # A LeadConduit submission missing from the marts: the aggregates no longer add up to raw.
+    before = received(sandbox)
     warehouse.execute("DELETE FROM mart.touchpoints WHERE record_id = (SELECT record_id FROM mart.touchpoints "
                       "WHERE source = 'leadconduit' AND occurred_at >= %s ORDER BY record_id LIMIT 1)", (HOUR.start,))
     try:
@@ -107,7 +169,7 @@ def test_a_failing_gate_names_the_check_and_stops_the_pushes(landed, runner, war
         assert run.task_states["check_touchpoints_add_up"] == "success"
         assert run.task_states["push_pirsch_events"] == "upstream_failed"
         assert run.task_states["sync_leadconduit_reports"] == "upstream_failed"
-        assert received(sandbox) == landed["received"]
+        assert received(sandbox) == before
         from airflow.providers.common.sql.operators.sql import SQLCheckOperator  # noqa: F401 - what the gate runs on
 
         detail = warehouse.query(_rendered("check_outcomes_match_raw"))[0]
