@@ -31,9 +31,10 @@ def test_an_asset_triggered_run_covers_the_windows_its_events_name():
 
 
 def test_a_very_old_event_is_left_to_a_backfill():
-    context = {"triggering_asset_events": {"raw.getlandy_leads": [event(at(1), at(1, 1)), event(at(28), at(28, 1))]}}
+    late = datetime(2024, 7, 20, tzinfo=timezone.utc)
+    context = {"triggering_asset_events": {"raw.getlandy_leads": [event(at(1), at(1, 1)), event(late, late + timedelta(hours=1))]}}
     window = run_window(context)
-    assert window.end == at(28, 1) and window.end - window.start == MAX_TRIGGERED_SPAN
+    assert window.end == late + timedelta(hours=1) and window.end - window.start == MAX_TRIGGERED_SPAN
 
 
 def test_events_without_a_window_fall_back_to_the_last_hour():
