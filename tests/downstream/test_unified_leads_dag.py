@@ -193,3 +193,20 @@ def _rendered(check: str) -> str:
             return {"window_start": HOUR.start.isoformat(), "window_end": HOUR.end.isoformat()}
 
     return Template(text).render(ti=TI())
+
+
+def test_asset_events_carry_the_window_and_its_counts(landed):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        def latest(name: str) -> dict:
+            event = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                     .filter(AssetModel.name == name).order_by(AssetEvent.id.desc()).first())
+            return dict(event.extra)
+
+        raw = latest("raw.getlandy_leads")
+        mart = latest("mart.unified_leads")
+    assert (raw["window_start"], raw["window_end"]) == (HOUR.start.isoformat(), HOUR.end.isoformat())
+    assert raw["records"] > 0 and {"inserted", "updated", "unchanged", "quarantined"} <= set(raw)
+    assert mart["window_start"] == HOUR.start.isoformat() and mart["aggregate_rows"] > 0
