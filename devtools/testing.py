@@ -13,7 +13,8 @@ SANDBOX_END = "2024-06-03T00:00:00Z"
 #: Dense enough that an hourly window spans several pages of 1000, so faults can land mid-window.
 EVENTS_PER_HOUR = 2500
 #: Short timeouts and few attempts keep fault tests quick; the retry policy is the production one.
-QUICK_EXTRA = {"timeout": 2, "max_attempts": 3}
+#: Tests answer in milliseconds: short timeouts, and backoffs (without Retry-After) of 0.1 s, 0.2 s...
+QUICK_EXTRA = {"timeout": 2, "max_attempts": 3, "backoff_base": 0.1}
 
 
 def vendor_conn(vendor: str, url: str, password: str | None = None, **extra) -> str:

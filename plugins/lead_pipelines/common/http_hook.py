@@ -137,7 +137,7 @@ class VendorHttpHook(HttpHook):
     #: The source's settings: its connection form (labels, extras and their defaults) among them.
     source: ClassVar[SourceSettings | None] = None
     #: Connection extras read by this package, kept out of the request headers.
-    extra_option_keys: tuple[str, ...] = ("max_attempts", "max_retry_after", "read_timeout")
+    extra_option_keys: tuple[str, ...] = ("max_attempts", "max_retry_after", "read_timeout", "backoff_base")
 
     def __init__(
         self,
@@ -212,7 +212,8 @@ class VendorHttpHook(HttpHook):
             return self._retry_policy
         extra = self.connection.extra_dejson
         overrides = {}
-        for key, cast in (("max_attempts", int), ("max_retry_after", float), ("read_timeout", float)):
+        for key, cast in (("max_attempts", int), ("max_retry_after", float), ("read_timeout", float),
+                          ("backoff_base", float)):
             if key in extra:
                 overrides[key] = cast(extra[key])
         if "timeout" in extra:
