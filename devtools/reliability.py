@@ -130,6 +130,10 @@ class StreamCase:
         return self.vendor, self.stream, f"{self.stream}/%"
 
 
+#: Faults that test a stream's own paging (the others test the transport, shared by a source's streams).
+PAGING_KINDS = frozenset({"empty", "duplicates", "page_cap", "ignore_window"})
+
+
 def representative_streams() -> list[StreamCase]:
     """Return each source's first stream and every fan-out stream: the short matrix of ``make test``."""
     cases = registered_streams()

@@ -1,9 +1,11 @@
 """The fault matrix of `make reliability` inside `make test`, in a short form that grows with sources, not streams.
 
-Every in-process scenario runs on each source's first stream and on every fan-out stream (a stream
-that reads its parents from another's landing); the scenarios that kill or race Airflow subprocesses
-on each source's first stream; the warehouse restart and outage on the same streams as the first. The full matrix,
-`make reliability`, runs every scenario on every stream.
+Every in-process scenario runs on each source's first stream, and the paging ones (empty page,
+duplicates, page cap, ignored window) on every fan-out stream too (a stream that reads its parents
+from another's landing: its own paging; the transport faults go through the same hook as its
+source's first stream). The scenarios that kill or race Airflow subprocesses (10-20 s a cell) and
+the warehouse restart and outage run on two sources: they test the landing core every source shares.
+The full matrix, `make reliability`, runs every scenario on every stream.
 
 The warehouse scenarios (a PostgreSQL restart mid-window, and PostgreSQL down when the run fails) run
 on a private embedded PostgreSQL, the one server a test may restart; the others use the session's
@@ -16,7 +18,15 @@ import os
 
 import pytest
 
-from devtools.reliability import SCENARIOS, Matrix, _pg_control, registered_streams, render, representative_streams
+from devtools.reliability import (
+    PAGING_KINDS,
+    SCENARIOS,
+    Matrix,
+    _pg_control,
+    registered_streams,
+    render,
+    representative_streams,
+)
 from lead_pipelines.registry import SOURCES
 
 WAREHOUSE_ACTIONS = ("pg_restart", "pg_down")
@@ -32,30 +42,41 @@ def check(cells):
 
 
 def test_every_sandbox_fault_on_each_source(runner, clean_warehouse, clean_sandbox):
-    # Each source's first stream and every fan-out stream; `make reliability` runs every stream.
     scenarios = tuple(s for s in SCENARIOS if s.action == "run")
-    matrix = Matrix(clean_sandbox, clean_warehouse, runner)
-
-    cells = matrix.run(scenarios, representative_streams())
-
-    assert {c.scenario for c in cells} == {s.name for s in scenarios}
-    assert {c.stream.split(".")[0] for c in cells} == {source.vendor for source in SOURCES}
-    check(cells)
-
-
-def test_killed_and_concurrent_runs_on_each_source(runner, clean_warehouse, clean_sandbox):
-    # Each cell starts Airflow in subprocesses (10-20 s): here on each source's first stream, where
-    # `make reliability` runs them on every stream.
-    scenarios = tuple(s for s in SCENARIOS if s.action not in WAREHOUSE_ACTIONS and s.action != "run")
-    firsts = list({case.vendor: case for case in reversed(registered_streams())}.values())
+    paging = tuple(s for s in scenarios if s.faults and s.faults[0]["kind"] in PAGING_KINDS)
+    firsts = first_streams()
     matrix = Matrix(clean_sandbox, clean_warehouse, runner)
 
     cells = matrix.run(scenarios, firsts)
+    cells += matrix.run(paging, [case for case in representative_streams() if case not in firsts])
+
+    assert {c.scenario for c in cells} == {s.name for s in scenarios}
+    assert {c.stream.split(".")[0] for c in cells} == {source.vendor for source in SOURCES}
+    assert {c.stream for c in cells} == {f"{c.vendor}.{c.stream}" for c in representative_streams()}
+    check(cells)
+
+
+def test_killed_and_concurrent_runs_on_two_sources(runner, clean_warehouse, clean_sandbox):
+    scenarios = tuple(s for s in SCENARIOS if s.action not in WAREHOUSE_ACTIONS and s.action != "run")
+    matrix = Matrix(clean_sandbox, clean_warehouse, runner)
+
+    cells = matrix.run(scenarios, two_sources())
 
     assert {c.scenario for c in cells} == {"SIGKILL between pages", "SIGKILL inside the merge",
                                            "two runs of one window at once"}
-    assert sorted(c.stream for c in cells) == sorted([f"{s.vendor}.{s.streams[0].name}" for s in SOURCES] * 3)
+    assert len(cells) == 3 * 2
     check(cells)
+
+
+def first_streams():
+    """Each source's first stream."""
+    return list({case.vendor: case for case in reversed(registered_streams())}.values())
+
+
+def two_sources():
+    """An hourly source's first stream (LeadConduit: cursor paging, a vendor count) and a daily one's
+    (Pirsch: offset paging, a token)."""
+    return [case for case in first_streams() if case.vendor in ("leadconduit", "pirsch")]
 
 
 @pytest.fixture
@@ -91,9 +112,9 @@ def test_warehouse_restart_and_outage_mid_window(runner, private_warehouse, clea
     scenarios = tuple(s for s in SCENARIOS if s.action in WAREHOUSE_ACTIONS)
     matrix = Matrix(clean_sandbox, private_warehouse, runner, pg=_pg_control(private_warehouse.server))
 
-    cells = matrix.run(scenarios, representative_streams())
+    cells = matrix.run(scenarios, two_sources())
 
-    assert [c.scenario for c in cells] == [s.name for s in scenarios] * len(representative_streams())
+    assert [c.scenario for c in cells] == [s.name for s in scenarios] * 2
     check(cells)
     restarted = [c for c in cells if "restart" in c.scenario]
     assert all(c.outcome == "landed exactly" for c in restarted), "the DAG's own retry completes the window"
