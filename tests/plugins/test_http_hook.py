@@ -77,7 +77,7 @@ def test_transient_fault_is_retried_with_backoff_and_the_call_returns(lc, fault)
 
     assert isinstance(page, list) and len(page) == 3
     assert [e["id"] for e in page] == sorted(e["id"] for e in page)
-    assert len(waits) == 1 and 0.5 <= waits[0] <= 1.0, "first backoff is base 1s with jitter in [0.5, 1]"
+    assert len(waits) == 1 and 0.05 <= waits[0] <= 0.1, "first backoff is the base (0.1 s in tests) with jitter in [0.5, 1]"
     assert hook.stats == HttpStats(requests=2, retries=1, wait_seconds=waits[0])
     sent = events_log(lc, expect=2)
     # A slow answer is logged when the sandbox finishes it, after the retry: compare by fault, not order.
@@ -264,9 +264,11 @@ def test_parse_retry_after_future_http_date():
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({}, RetryPolicy(max_attempts=3, read_timeout=2.0)),
-        ({"max_attempts": 7, "max_retry_after": 30, "timeout": 9}, RetryPolicy(max_attempts=7, max_retry_after=30.0, read_timeout=9.0)),
-        ({"max_attempts": "2", "max_retry_after": "15.5"}, RetryPolicy(max_attempts=2, max_retry_after=15.5, read_timeout=2.0)),
+        ({}, RetryPolicy(max_attempts=3, read_timeout=2.0, backoff_base=0.1)),
+        ({"max_attempts": 7, "max_retry_after": 30, "timeout": 9, "backoff_base": 2},
+         RetryPolicy(max_attempts=7, max_retry_after=30.0, read_timeout=9.0, backoff_base=2.0)),
+        ({"max_attempts": "2", "max_retry_after": "15.5", "backoff_base": "0.25"},
+         RetryPolicy(max_attempts=2, max_retry_after=15.5, read_timeout=2.0, backoff_base=0.25)),
     ],
     ids=["test-defaults", "numbers", "strings"],
 )
@@ -278,7 +280,7 @@ def test_extras_shape_the_policy_and_stay_off_the_wire(lc, extra, expected):
     fetch(hook)
     prepared = hook.session.prepare_request(requests.Request("GET", hook.url_from_endpoint("/events")))
     sent_headers = {k.lower() for k in prepared.headers}
-    assert not sent_headers & {"max_attempts", "max_retry_after", "timeout", "read_timeout"}
+    assert not sent_headers & {"max_attempts", "max_retry_after", "timeout", "read_timeout", "backoff_base"}
     assert prepared.headers["Accept"] == "application/json"
     assert prepared.headers["Authorization"].startswith("Basic ")
     (logged,) = events_log(lc)
