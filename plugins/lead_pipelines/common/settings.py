@@ -112,7 +112,12 @@ class SourceSettings:
     :param lock_wait_seconds: How long a run waits for another run of the same window.
     :param hook_class: Dotted path of the vendor's hook (the provider registers its connection type).
     :param connection_form: How Airflow's form shows the connection type (``conn_type`` = ``vendor``).
-    :param pool: The Airflow pool every call of this vendor runs in, or None for the default pool.
+    :param pool: The Airflow pool every call of this vendor runs in (scheduled and backfill runs
+        alike), or None for the default pool.
+    :param pool_slots: The pool's size: how many of this vendor's landing tasks may run at once
+        within its limits (``make airflow`` creates the pools; see the README for a deployment).
+    :param freshness: How late this source's data may be: a run whose window ends more than this
+        before now, or a source whose last landed window is older, is reported late.
     """
 
     vendor: str
@@ -131,6 +136,8 @@ class SourceSettings:
     hook_class: str = ""
     connection_form: ConnectionForm = field(default_factory=ConnectionForm)
     pool: str | None = None
+    pool_slots: int = 1
+    freshness: timedelta = timedelta(hours=3)
 
     def raw_table(self, stream: StreamSettings) -> str:
         """Return the raw table's name (without schema) for ``stream``."""

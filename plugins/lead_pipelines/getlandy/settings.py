@@ -26,6 +26,9 @@ SOURCE = SourceSettings(
     streams=(LEADS,),
     tags=("hourly",),
     hook_class="lead_pipelines.getlandy.hook.GetLandyHook",
+    pool="getlandy",
+    pool_slots=2,
+    freshness=timedelta(hours=2),
     connection_form=ConnectionForm(
         relabeling=(("host", "API base URL"), ("password", "Access token")),
         placeholders=(

@@ -26,6 +26,9 @@ SOURCE = SourceSettings(
     streams=(WORKFLOWS, SIDEDATA),
     tags=("daily",),
     hook_class="lead_pipelines.giosg.hook.GiosgHook",
+    pool="giosg",
+    pool_slots=2,
+    freshness=timedelta(days=2),
     connection_form=ConnectionForm(
         relabeling=(("host", "API base URL"), ("password", "API token")),
         placeholders=(

@@ -38,6 +38,8 @@ SOURCE = SourceSettings(
     tags=("hourly",),
     hook_class="lead_pipelines.leadboxer.hook.LeadBoxerHook",
     pool="leadboxer",
+    pool_slots=1,
+    freshness=timedelta(hours=3),
     connection_form=ConnectionForm(
         relabeling=(("host", "API base URL"), ("password", "API key")),
         placeholders=(

@@ -29,6 +29,9 @@ SOURCE = SourceSettings(
     streams=(EVENTS,),
     tags=("hourly",),
     hook_class="lead_pipelines.leadconduit.hook.LeadConduitHook",
+    pool="leadconduit",
+    pool_slots=3,
+    freshness=timedelta(hours=2),
     connection_form=ConnectionForm(
         relabeling=(("host", "API base URL"), ("login", "Username (optional)"), ("password", "API key")),
         placeholders=(

@@ -51,6 +51,9 @@ SOURCE = SourceSettings(
     streams=STREAMS,
     tags=("daily",),
     hook_class="lead_pipelines.pirsch.hook.PirschHook",
+    pool="pirsch",
+    pool_slots=2,
+    freshness=timedelta(days=2),
     connection_form=ConnectionForm(
         relabeling=(("host", "API base URL"), ("login", "Client ID"), ("password", "Client secret")),
         placeholders=(
