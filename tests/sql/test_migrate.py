@@ -67,6 +67,7 @@ def test_migrate_on_an_empty_database_creates_everything(fresh_db):
     assert tables == {
         ("ops", "sync_runs"), ("ops", "api_pacing"), ("ops", "sync_state"), ("ops", "sync_windows"), ("ops", "schema_migrations"),
         ("ops", "quarantine"), ("ops", "push_outbox"), ("ops", "vendor_reports"), ("ops", "report_reconciliation"),
+        ("ops", "stream_fields"), ("ops", "schema_drift"), ("ops", "freshness_checks"),
         ("mart", "lead_links"), ("mart", "unified_leads"), ("mart", "unified_lead_merges"), ("mart", "touchpoints"),
         ("mart", "build_state"), ("mart", "lead_aggregates"), *(("raw", table) for table in raw_tables()),
     }
