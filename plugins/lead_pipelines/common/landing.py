@@ -239,6 +239,7 @@ def land_pages(
     run_id: int,
     rules: RecordRules = RecordRules(),
     on_page: Callable[[int, int], None] | None = None,
+    on_staged: Callable[[psycopg.Cursor, str], object] | None = None,
 ) -> LandingResult:
     """Stream pages into a staging table, then merge them into ``raw.<table>`` in one statement.
 
@@ -250,6 +251,8 @@ def land_pages(
     :param run_id: The ``ops.sync_runs`` row landing these records.
     :param rules: The stream's id, time and count rules.
     :param on_page: Called with ``(page_number, records_in_page)`` after each page is staged.
+    :param on_staged: Called with ``(cursor, staging_table)`` after the merge, while the staged window
+        is still there (schema drift profiles it); must not raise.
     :raises LandingError: Naming the vendor, endpoint, window, page and record position.
     """
     stage = f"stage_{target.table}"
@@ -285,6 +288,8 @@ def land_pages(
             result.counted = counted
             if quarantined:
                 _quarantine(cur, target, run_id, quarantined, result)
+            if on_staged is not None:
+                on_staged(cur, stage)
             # Dropped now rather than at commit, so one transaction can land the same stream twice.
             cur.execute(statement("drop_staging_table", stage=stage))
     except LandingError:

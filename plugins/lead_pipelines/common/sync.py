@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from lead_pipelines.common.drift import profile_window
 from lead_pipelines.common.errors import (
     ConcurrentRunError,
     IncompleteWindowError,
@@ -239,7 +240,8 @@ def _land(conn, target: Target, pages, rules: RecordRules, checks: Checks, curso
         with conn.transaction():
             # The next page is fetched and decoded while the current one streams into PostgreSQL.
             result = land_pages(conn, target, read_ahead(pages(), name=f"{target.vendor}-{target.stream}-pages"),
-                                run_id=summary.run_id, rules=rules, on_page=progress)
+                                run_id=summary.run_id, rules=rules, on_page=progress,
+                                on_staged=lambda cur, stage: profile_window(cur, stage, target, summary.run_id))
             summary.landing = result
             _check(target, checks, result, summary)
             summary.duration_seconds = time.monotonic() - started
