@@ -11,7 +11,7 @@ SYNCED := $(VENV)/.synced
 # folder pins it in a package-lock.json that `npm ci` installs with the machine's Node.js.
 NODE_CHECKS := $(patsubst %/package-lock.json,%/node_modules/.installed,$(wildcard sandbox/vendors/*/sdk_check/package-lock.json))
 
-.PHONY: install demo test bench bench-smoke migrate reliability clean
+.PHONY: install demo test bench bench-smoke migrate reliability clean airflow airflow-check
 
 $(UV):
 	$(PYTHON) -m venv $(STATE)/tools
@@ -41,6 +41,14 @@ bench-smoke: $(SYNCED)  ## the bench at a tiny size, one repeat (make test runs 
 
 reliability: $(SYNCED)  ## fault matrix: every sandbox fault, warehouse restart and kill, on every registered stream
 	$(PY) -m devtools.reliability $(RELIABILITY_ARGS)
+
+AIRFLOW_PORT ?= 8080
+
+airflow: $(SYNCED)  ## a real Airflow 3 (standalone) on the embedded warehouse and the sandbox, in the foreground; Ctrl-C stops it
+	$(PY) -m devtools.airflow_local --port $(AIRFLOW_PORT)
+
+airflow-check: $(SYNCED)  ## tests/airflow: a real Airflow through its REST API (DAGs, connection forms, Test connection, pools, assets, a backfill)
+	$(PY) -m pytest tests/airflow $(PYTEST_ARGS)
 
 migrate: $(SYNCED)  ## apply include/sql migrations to the leads_warehouse connection
 	$(PY) -m lead_pipelines.common.warehouse migrate
