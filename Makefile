@@ -11,7 +11,7 @@ SYNCED := $(VENV)/.synced
 # folder pins it in a package-lock.json that `npm ci` installs with the machine's Node.js.
 NODE_CHECKS := $(patsubst %/package-lock.json,%/node_modules/.installed,$(wildcard sandbox/vendors/*/sdk_check/package-lock.json))
 
-.PHONY: install demo test bench bench-smoke migrate reliability clean airflow airflow-check
+.PHONY: install demo test bench bench-smoke bench-parse migrate reliability clean airflow airflow-check
 
 $(UV):
 	$(PYTHON) -m venv $(STATE)/tools
@@ -38,6 +38,9 @@ bench: $(SYNCED)  ## side by side with raw COPY, stock Airflow and dlt (100,000 
 
 bench-smoke: $(SYNCED)  ## the bench at a tiny size, one repeat (make test runs it too); results under .state/bench/smoke
 	$(PY) -m bench.run --uv $(UV) --smoke --results-dir $(STATE)/bench/smoke $(BENCH_ARGS)
+
+bench-parse: $(SYNCED)  ## each DAG file's parse time as a task pays it (fresh interpreters, 5 repeats): bench/results/parse.*
+	$(PY) -m bench.parse_dags $(PARSE_ARGS)
 
 reliability: $(SYNCED)  ## fault matrix: every sandbox fault, warehouse restart and kill, on every registered stream
 	$(PY) -m devtools.reliability $(RELIABILITY_ARGS)

@@ -12,7 +12,8 @@ machine hits them all alike:
 - stock Airflow: ``HttpOperator`` paging that collects every page, then ``PostgresHook.insert_rows``;
 - dlt's ``rest_api`` source with the same paging, merged on ``id`` (in its own environment).
 
-Then, each repeat: every DAG file's parse time in a fresh interpreter and the task time of a small
+Then, each repeat: every DAG file's parse time in a fresh interpreter (``bench.parse_dags``, also
+written to ``parse.md``/``parse.json``; ``make bench-parse`` runs it alone) and the task time of a small
 hourly window (~400 records); once: our landing of one window of ``--memory-size`` records (peak RSS
 growth) and a cProfile of our landing. Before each run the bench waits for the machine to be quiet,
 and measures a run again when another job took a share of a core meanwhile. Results go to
@@ -446,16 +447,12 @@ class Bench:
     # -- once-only measurements -------------------------------------------------------------------
 
     def dag_parse(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Parse each DAG file in a fresh interpreter, after the task runner's imports and cold."""
-        found = {}
-        env = {k: v for k, v in self.env.items() if not k.startswith("AIRFLOW_CONN_")}
-        for path in sorted(DAGS.glob("*.py")):
-            text = path.read_text().lower()
-            if "airflow" not in text or not ("dag" in text or "asset" in text):
-                continue  # Airflow's own heuristic: the DagBag skips it too
-            found[path.name] = {mode: self.child("dag_parse", {"dag_file": str(path), "mode": mode}, env=env)
-                                for mode in ("task", "cold")}
-        return found
+        """Parse each DAG file in a fresh interpreter, after the task runner's imports and cold (``bench.parse_dags``)."""
+        from bench import parse_dags
+
+        env = parse_dags.child_env(self.work / "parse-home")
+        return {path.name: {mode: parse_dags.measure(path, mode, env) for mode in parse_dags.MODES}
+                for path in parse_dags.dag_files()}
 
     def small_window(self) -> tuple[tuple[datetime, datetime], int, dict[str, str]]:
         """Start a sandbox at ~400 events an hour; return its hour closest to 400, the count, the env to land it."""
@@ -624,6 +621,11 @@ def main(argv: list[str] | None = None) -> int:
         outcome.config["machine"] = machine(ROOT, bench.postgres_version)
     summary = report.summarise(outcome, LINES)
     paths = report.write(summary, args.results_dir, args.name)
+    if outcome.dag_parse:
+        from bench import parse_dags
+
+        stem = "parse" if args.name == "latest" else f"{args.name}-parse"
+        paths = [*paths, *parse_dags.write(parse_dags.summarise(outcome.dag_parse), args.results_dir, stem)]
     _say("")
     _say(report.text_table(summary))
     _say(f"\nwrote {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)}")

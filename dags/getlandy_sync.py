@@ -11,6 +11,9 @@ Lands every GetLandy lead (landing-page form submissions, free-form `data`) date
   lead seen, deduplicated by id and filtered to the window locally.
 - **Marking read** (opt-in): with the param `mark_read_at_vendor` on, the task `mark_read_at_vendor`
   asks the same window with `markReaded=1` once it has landed, and checks every lead it marked is landed.
+- **Re-pull a range**: trigger the DAG with the params `start` and `end` (whole hours, UTC, at most
+  31 days, already over) to land exactly `[start, end)` instead of the run's hour; `check_params`
+  rejects anything else, with what to use instead, before any call to the vendor.
 - **Connection** `getlandy_default`: host = API base URL, password = access token; extras `token_url`,
   `client_id`, `client_secret`, `refresh_token` renew an expired token.
 - **Audit**: `ops.sync_runs` (one row per try), `ops.sync_windows`, `ops.sync_state`.

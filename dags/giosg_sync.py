@@ -11,6 +11,9 @@ keyed by (workflow, interval start, interval end), each response stored exactly 
   (the map index reads as the workflow id). A workflow giosg refuses (403: no reporting
   permission) fails its own task at once; the others land.
 - **Re-runs** converge: unchanged aggregates are not rewritten, changed ones are updated and counted.
+- **Re-pull a range**: trigger the DAG with the params `start` and `end` (midnights UTC, at most
+  366 days, already over) to land exactly `[start, end)` instead of the run's day; `check_params`
+  rejects anything else, with what to use instead, before any call to the vendor.
 - **Connection** `giosg_default`: host = API base URL (`https://api.giosg.com`), password = API
   token (sent as `Authorization: Token <t>`), extra `organization_id`.
 - **Audit**: `ops.sync_runs` (one row per try; sidedata as `sidedata/<workflow id>`), `ops.sync_windows`.

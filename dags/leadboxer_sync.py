@@ -16,6 +16,9 @@ events of those sessions into `raw.leadboxer_events` (keyed by `event_id`), each
 - **Rate limit**: calls are spaced under the connection's `rate_limit_per_minute` per endpoint,
   shared by every task through `ops.api_pacing`; a 429's `retry-after` (header or body) is honoured.
   Tasks run in the pool `leadboxer`: `airflow pools set leadboxer 1 "LeadBoxer API"`.
+- **Re-pull a range**: trigger the DAG with the params `start` and `end` (whole hours, UTC, at most
+  31 days, already over) to land exactly `[start, end)` instead of the run's hour; `check_params`
+  rejects anything else, with what to use instead, before any call to the vendor.
 - **Connection** `leadboxer_default`: host = API base URL, password = API key, extras `site`,
   `time_zone`, `rate_limit_per_minute`.
 - **Audit**: `ops.sync_runs` (one row per try and stream, `http_paced_seconds` included),

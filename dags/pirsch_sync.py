@@ -16,6 +16,9 @@ and `_event_list`, each row as Pirsch sent it.
   and is counted as updated (`ops.sync_runs.updated`); nothing is duplicated.
 - **`event_meta`** asks `/statistics/event/meta` for each event and metadata key that
   `/statistics/events` lists for the day.
+- **Re-pull a range**: trigger the DAG with the params `start` and `end` (midnights UTC, at most
+  366 days, already over) to land exactly `[start, end)` instead of the run's day; `check_params`
+  rejects anything else, with what to use instead, before any call to the vendor.
 - **Connection** `pirsch_default`: host = API base URL, login = client id, password = client secret,
   extras `domain_id` (or `hostname`), `time_zone` (default: the domain's), `trailing_days`.
 - **Audit**: `ops.sync_runs` (one row per try and stream), `ops.sync_windows`, `ops.sync_state`.

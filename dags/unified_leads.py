@@ -15,6 +15,9 @@ package's LeadConduit reports reconciled against the warehouse.
   more sources, LeadConduit outcomes, Pirsch and giosg engagement).
 - **Window**: a scheduled or backfill run owns its hour; a run triggered by a source's landing covers the
   windows its asset events name. Every hour whose inputs changed is rebuilt too.
+- **Re-build a range**: trigger the DAG with the params `start` and `end` (whole hours, UTC, at most
+  31 days, already over) to rebuild and push exactly `[start, end)`; `check_params` rejects anything
+  else before the warehouse or a vendor is touched.
 - **Quality gate** (common-sql check operators) before anything leaves the warehouse: every unified lead
   has a link, hours add up to touchpoints, days to hours, outcomes to raw LeadConduit events, no null or
   negative count. A failing check names itself and the difference; the pushes do not run.

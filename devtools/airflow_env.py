@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from devtools.paths import DAGS, PLUGINS
+from devtools.paths import DAGS
 
 
 def configure(home: Path, connections: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -22,7 +22,10 @@ def configure(home: Path, connections: Mapping[str, str] | None = None) -> dict[
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
+        # Not plugins/: the package is installed (its UI plugin comes by entry point), and scanning the
+        # folder that holds it reads plugins/.airflowignore, whose glob patterns Airflow 3.3 compiles with
+        # a class pathspec 1.x deprecates: a warning at the top of every task log.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

@@ -133,7 +133,7 @@ class VendorToWarehouseOperator(BaseOperator):
         from lead_pipelines.common.sync import Checks, RunInfo, sync_window
         from lead_pipelines.common.windows import Window
 
-        window = Window.from_context(context)
+        window = Window.from_context(context, interval=self.source.interval)
         table = self.source.raw_table(self.stream)
         target = Target(self.source.vendor, self.source.display_name, self.audit_stream(), self.endpoint_for(),
                         table, window)

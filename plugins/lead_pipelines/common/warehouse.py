@@ -12,7 +12,6 @@ import hashlib
 import logging
 import sys
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from psycopg import errors as pg_errors
@@ -24,18 +23,9 @@ if TYPE_CHECKING:
     import psycopg
 
 from lead_pipelines.common.settings import WAREHOUSE_CONN_ID  # noqa: E402 - re-exported
+from lead_pipelines.common.sqlfiles import sql_dir  # noqa: E402 - re-exported
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def sql_dir() -> Path:
-    """Return the folder of SQL files: ``include/sql`` beside ``plugins/``, or the copy in a wheel."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[3] / "include" / "sql", here.parents[1] / "include_sql"):
-        if (candidate / "merge_raw_records.sql").is_file():
-            return candidate
-    raise FileNotFoundError(f"no include/sql folder found near {here}")
 
 
 @cache
