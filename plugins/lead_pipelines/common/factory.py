@@ -279,4 +279,9 @@ def build_sync_dag(
             follow = operator(task_id=task_id, conn_id=source.conn_id, warehouse_conn_id=warehouse_conn_id,
                               doc_md=_after_landing_doc(operator, source), **pool)
             list(lands.values()) >> follow
+        # --- freshness: check_freshness, the DAG's teardown, once every landing is done (common/freshness.py)
+        from lead_pipelines.common.freshness import freshness_task
+
+        list(lands.values()) >> freshness_task(source, warehouse_conn_id)
+        # --- end freshness
     return dag
