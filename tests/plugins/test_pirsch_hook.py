@@ -123,3 +123,16 @@ def test_ids_are_natural_keys_of_domain_day_and_dimensions(fresh):
     for stream, found in ids.items():
         assert None not in found and len(set(found)) == len(found), stream
         assert sorted(found) == sorted(fresh.client.truth("pirsch", JUNE_1.start, JUNE_1.end, stream=stream)["ids"])
+
+
+def test_a_connection_with_another_secret_never_borrows_the_cached_token(fresh, monkeypatch):
+    ok, _ = PirschHook().test_connection()
+    assert ok and len(pirsch_hook._TOKENS) == 1
+    use_conn(fresh, monkeypatch, password="not-the-secret")
+    fresh.client.clear_requests()
+
+    ok, message = PirschHook().test_connection()
+
+    assert not ok and "not-the-secret" not in message
+    token_calls = [r for r in log(fresh) if r["path"] == "/api/v1/token"]
+    assert [r["status"] for r in token_calls] == [401], "the wrong secret was sent, not the cached token"

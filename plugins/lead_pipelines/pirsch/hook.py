@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -25,9 +27,11 @@ TOKEN_PATH = f"{API}/token"
 DOMAIN_PATH = f"{API}/domain"
 EVENT_BATCH_PATH = f"{API}/event/batch"
 EVENT_LIST_PATH = f"{STATISTICS}/event/list"
-#: Tokens obtained in this process, by (base URL, client id): tasks run in one process (``dag.test``, a
-#: test session) share one instead of each asking for its own. Value: (token, expiry in epoch seconds).
-_TOKENS: dict[tuple[str, str], tuple[str, float | None]] = {}
+#: Tokens obtained in this process, by (base URL, client id, digest of the secret): tasks run in one
+#: process (``dag.test``, a test session) share one instead of each asking for its own, and a
+#: connection with another secret (a wrong one in "Test connection") never borrows it.
+#: Value: (token, expiry in epoch seconds).
+_TOKENS: dict[tuple[str, str, str], tuple[str, float | None]] = {}
 #: Renew this long before ``expires_at`` (mcp-pirsch does the same), at most a tenth of the lifetime.
 RENEW_MARGIN_SECONDS = 60.0
 
@@ -145,9 +149,14 @@ class PirschHook(VendorHttpHook):
             self._reuse_token()
         return self._expires_at is not None and self._clock() >= self._expires_at - self._margin
 
+    def _token_key(self) -> tuple[str, str, str]:
+        conn = self.connection
+        secret = hashlib.sha256((conn.password or "").encode()).hexdigest()
+        return conn.host or "", conn.login or "", secret
+
     def _reuse_token(self) -> None:
         """Take the token this process obtained last with the same client, where it is still valid."""
-        cached = _TOKENS.get((self.connection.host, self.connection.login or ""))
+        cached = _TOKENS.get(self._token_key())
         if cached is None or self._access_token is not None:
             return
         token, expires = cached
@@ -178,7 +187,7 @@ class PirschHook(VendorHttpHook):
             self._expires_at = self._clock() + lifetime
         else:
             self._expires_at = None  # unknown lifetime: renew on 401 only
-        _TOKENS[(conn.host, conn.login or "")] = (token, None if self._expires_at is None else time.time() + lifetime)
+        _TOKENS[self._token_key()] = (token, None if self._expires_at is None else time.time() + lifetime)
         self._reused = True
         return True
 
