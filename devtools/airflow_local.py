@@ -373,27 +373,28 @@ def stop_session(process: subprocess.Popen, timeout: float = 30.0) -> None:
 
     ``process`` was started with ``start_new_session=True``; Airflow's task processes move to
     process groups of their own, but stay in its session, so the session is what is stopped.
-    """
-    import psutil
 
+    :param timeout: Seconds ``process`` (``airflow standalone``) may take to stop its components.
+    """
     sid = process.pid
-    members = _session_members(sid)
-    for member in members:
-        with contextlib.suppress(psutil.Error):
-            member.terminate()
+    _signal(session_members(sid), signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout)
-    _, alive = psutil.wait_procs(_session_members(sid), timeout=5)
-    for member in alive + _session_members(sid):
-        with contextlib.suppress(psutil.Error):
-            member.kill()
+    if not _wait_until_gone(sid, 5):
+        kill_session(sid)
     if process.poll() is None:
         process.kill()
     process.wait()
 
 
-def _session_members(sid: int) -> list:
-    """Return the live (not zombie) processes of session ``sid``."""
+def kill_session(sid: int, timeout: float = 10.0) -> bool:
+    """SIGKILL every process of session ``sid`` and wait until they are gone; return whether they are."""
+    _signal(session_members(sid), signal.SIGKILL)
+    return _wait_until_gone(sid, timeout)
+
+
+def session_members(sid: int) -> list:
+    """Return the live (not zombie) processes of session ``sid`` (``psutil.Process`` objects)."""
     import psutil
 
     members = []
@@ -402,6 +403,23 @@ def _session_members(sid: int) -> list:
             if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
                 members.append(proc)
     return members
+
+
+def _signal(processes: list, signum: int) -> None:
+    import psutil
+
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signum)
+
+
+def _wait_until_gone(sid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while session_members(sid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _take_lock(path: Path, url: str) -> None:
@@ -442,10 +460,8 @@ def _clear_leftovers(holder: dict) -> None:
     """Stop what a killed owner left: its standalone session and its sandbox (checked by command line)."""
     import psutil
 
-    session = holder.get("session")
-    for member in _session_members(session) if session else []:
-        with contextlib.suppress(psutil.Error):
-            member.kill()
+    if holder.get("session"):
+        kill_session(holder["session"])
     sandbox = holder.get("sandbox")
     with contextlib.suppress(psutil.Error, TypeError, ValueError):
         proc = psutil.Process(sandbox)
@@ -455,6 +471,8 @@ def _clear_leftovers(holder: dict) -> None:
 
 def _check_port(port: int) -> None:
     with socket.socket() as sock:
+        # As the API server binds it (uvicorn): connections of an earlier run in TIME_WAIT do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from devtools.airflow_local import LocalAirflow
+from devtools.airflow_local import LocalAirflow, session_members
 from lead_pipelines import get_provider_info
 from lead_pipelines.pools import pools
 from lead_pipelines.registry import SOURCES
@@ -30,10 +30,16 @@ BACKFILL_HOURS = 3
 
 @pytest.fixture(scope="module")
 def airflow(pg_server, tmp_path_factory):
-    """A running local Airflow with every DAG parsed; stopped (databases dropped) after the module."""
+    """A running local Airflow with every DAG parsed; stopped (databases dropped) after the module.
+
+    Stopping it must leave nothing running: no process of Airflow's session, not the sandbox.
+    """
     with LocalAirflow.private(pg_server, tmp_path_factory.mktemp("local-airflow")) as local:
         local.wait_for_dags(DAG_IDS)
         yield local
+        session, sandbox = local.process.pid, local.sandbox.proc
+    assert not session_members(session), "stop() left processes of airflow standalone's session running"
+    assert sandbox.poll() is not None, "stop() left the sandbox running"
 
 
 def test_every_dag_is_parsed_without_import_errors(airflow):
