@@ -283,8 +283,14 @@ class LocalAirflow:
             time.sleep(1)
 
     def warehouse_query(self, sql: str, params=None) -> list[tuple]:
-        """Run a read on the warehouse database as the superuser and return all rows."""
+        """Run a read on ``warehouse_db`` as the superuser and return all rows.
+
+        :raises RuntimeError: The instance uses another warehouse (``warehouse_conn``).
+        """
         import psycopg
+
+        if self.warehouse_conn:
+            raise RuntimeError("warehouse_query reads warehouse_db; this instance uses warehouse_conn")
 
         with psycopg.connect(self.server.conninfo(self.warehouse_db)) as conn:
             return conn.execute(sql, params).fetchall()
