@@ -36,6 +36,9 @@ The same, from Python (the tests and the browser test use it)::
 - ``stop()``: stops every process of the ``airflow standalone`` session (its components, executor
   workers and task processes, which sit in process groups of their own), the sandbox, the embedded
   PostgreSQL if it started it, and releases the lock. Safe to call twice.
+- ``process`` (the ``airflow standalone`` Popen, a session leader), ``sandbox``
+  (:class:`sandbox.process.SandboxProcess`), ``server``, ``connections`` (id -> Airflow JSON, as
+  stored), ``started_in`` (seconds); ``session_members(airflow.process.pid)`` lists what still runs.
 
 What ``start()`` sets up: the warehouse migrated (``lead_pipelines.common.warehouse.migrate``);
 Airflow's metadata on PostgreSQL (several components write it at once), migrated in a fresh
