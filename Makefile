@@ -11,7 +11,7 @@ SYNCED := $(VENV)/.synced
 # folder pins it in a package-lock.json that `npm ci` installs with the machine's Node.js.
 NODE_CHECKS := $(patsubst %/package-lock.json,%/node_modules/.installed,$(wildcard sandbox/vendors/*/sdk_check/package-lock.json))
 
-.PHONY: install demo test bench bench-smoke bench-parse migrate reliability clean airflow airflow-check
+.PHONY: install demo test bench bench-smoke bench-parse migrate reliability clean ui-check airflow airflow-check
 
 $(UV):
 	$(PYTHON) -m venv $(STATE)/tools
@@ -52,6 +52,16 @@ airflow: $(SYNCED)  ## a real Airflow 3 (standalone) on the embedded warehouse a
 
 airflow-check: $(SYNCED)  ## tests/airflow: a real Airflow through its REST API (DAGs, connection forms, Test connection, pools, assets, a backfill)
 	$(PY) -m pytest tests/airflow $(PYTEST_ARGS)
+
+# The browser check needs Debian's Chromium (Playwright drives it; no browser build is downloaded).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq
+	apt-get install -y --no-install-recommends chromium
+
+ui-check: $(SYNCED) $(CHROMIUM)  ## tests/browser: headless Chromium logs in to a local Airflow, checks its pages and the status page; screenshots in .state/screenshots
+	LEAD_PIPELINES_UI_CHECK=1 $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 migrate: $(SYNCED)  ## apply include/sql migrations to the leads_warehouse connection
 	$(PY) -m lead_pipelines.common.warehouse migrate

@@ -186,7 +186,7 @@ def test_recent_windows_count_records_inserted_updated_quarantined(history, clie
     assert (getlandy["windows"], getlandy["runs"], getlandy["failed"], getlandy["records"]) == (1, 2, 1, 40)
     sidedata = rows["giosg.sidedata"]
     assert (sidedata["windows"], sidedata["runs"], sidedata["records"]) == (1, 2, 12)
-    assert rows["pirsch.visitor"]["runs"] == 0
+    assert (rows["pirsch.visitor"]["windows"], rows["pirsch.visitor"]["runs"], rows["pirsch.visitor"]["records"]) == (0, 0, 0)
 
 
 def test_failures_show_the_error_line_and_whether_a_retry_succeeded(history, client):

@@ -41,7 +41,7 @@ recent AS (
     ) AS r
 )
 SELECT g.vendor || '.' || g.stream                                       AS stream,
-       count(DISTINCT (r.window_start, r.window_end))                    AS windows,
+       count(DISTINCT (r.window_start, r.window_end)) FILTER (WHERE r.status IS NOT NULL) AS windows,
        count(r.status)                                                   AS runs,
        count(*) FILTER (WHERE r.status IN ('failed', 'abandoned'))       AS failed,
        coalesce(sum(r.records) FILTER (WHERE r.status = 'success'), 0)   AS records,
