@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from airflow.exceptions import AirflowNotFoundException
 from fastapi.testclient import TestClient
 
 from lead_pipelines.registry import SOURCES
@@ -288,6 +289,19 @@ def test_the_page_reads_read_only_without_jit_and_with_a_statement_timeout(clean
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO ops.sync_state (vendor, stream, watermark, last_success_run_id) "
                          "VALUES ('x', 'y', now(), 1)")
+
+
+@pytest.mark.parametrize("error", [psycopg.OperationalError("connection refused"),
+                                   AirflowNotFoundException("The conn_id `leads_warehouse` isn't defined")])
+def test_an_unreachable_warehouse_is_503_naming_why(client, monkeypatch, error):
+    def refuse():
+        raise error
+
+    monkeypatch.setattr(status_app, "connect", refuse)
+
+    response = client.get("/panels/freshness")
+
+    assert response.status_code == 503 and str(error) in response.json()["detail"]
 
 
 def test_an_unknown_panel_is_404(clean_warehouse, client):

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import psycopg
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import requires_access_dag
+from airflow.exceptions import AirflowNotFoundException
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 
@@ -39,11 +40,11 @@ def warehouse() -> Iterator[psycopg.Connection]:
 
     Its session runs without JIT and with :data:`STATEMENT_TIMEOUT` (``include/sql/status/session.sql``).
 
-    :raises HTTPException: 503 when the warehouse cannot be reached.
+    :raises HTTPException: 503 when the warehouse cannot be reached or its connection is not defined.
     """
     try:
         conn = connect()
-    except psycopg.OperationalError as exc:
+    except (psycopg.OperationalError, AirflowNotFoundException) as exc:
         raise HTTPException(status_code=503, detail=f"the warehouse cannot be reached: {exc}") from exc
     try:
         conn.read_only = True
