@@ -137,8 +137,15 @@ def summarise(found: dict[str, dict[str, list[dict[str, Any]]]], target: float =
         entry["met"] = None if median is None else median < target and not entry["task"]["errors"]
         files[name] = entry
     return {"target_seconds": target, "repeats": max((len(r) for m in found.values() for r in m.values()), default=0),
-            "python": platform.python_version(), "machine": _machine(), "files": files,
+            "python": platform.python_version(), "machine": _machine(), "load_average": _load(), "files": files,
             "ok": all(f["met"] for f in files.values())}
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _stats(values: list[float]) -> dict[str, float] | None:
@@ -181,8 +188,11 @@ def table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 def markdown(summary: dict[str, Any]) -> str:
     """Render the results as markdown: the table, then any errors."""
     header, rows = table(summary)
+    load = summary.get("load_average")
     lines = [f"# DAG parse time ({summary['repeats']} repeats, medians; Python {summary['python']}, "
              f"{summary['machine']})", "",
+             "Each file parsed by `DagBag` in a fresh interpreter; the target is per file. "
+             + (f"Load average at the end: {', '.join(map(str, load))} (1, 5, 15 min)." if load else ""), "",
              "| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     errors = [f"- {name} ({mode}): {err.strip().splitlines()[-1] if err.strip() else err}"

@@ -313,8 +313,8 @@ def target_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def parse_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Return the DAG parse table."""
-    header = ["DAG file", "parse in a task process (after the runner's imports)", "runner's own imports",
-              "cold: the file alone in a fresh interpreter", "whole process (cold)"]
+    header = ["DAG file", "parse in a task process (DagBag, after the runner's imports)", "runner's own imports",
+              "cold: DagBag first thing in a fresh interpreter", "whole process (cold)"]
     rows = []
 
     def fmt(stats):

@@ -85,7 +85,7 @@ def requested_range(context) -> Window | None:
     if start in (None, "") and end in (None, ""):
         return None
     if start in (None, "") or end in (None, ""):
-        given, missing = (PARAM_START, PARAM_END) if end in (None, "") else (PARAM_END, PARAM_START)
+        given = PARAM_START if end in (None, "") else PARAM_END
         raise InvalidRangeError(
             f"only '{given}' was given: a re-pull needs both '{PARAM_START}' and '{PARAM_END}' "
             f"(e.g. start 2024-06-01T05:00:00Z, end 2024-06-01T07:00:00Z); leave both empty to land the run's own window"
