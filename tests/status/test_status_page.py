@@ -250,6 +250,9 @@ def test_the_page_runs_one_statement_per_panel_and_shows_them_all(history, count
     assert len(connections[0].statements) == len(PANELS)
     html = response.text
     assert "<h1>Lead pipelines</h1>" in html
+    streams = sum(len(source.streams) for source in SOURCES)  # all late but leadconduit.events, giosg.sidedata
+    assert (f'<p class="summary">{streams - 2} of {streams} streams late · 1 unresolved failure · '
+            "2 schema changes · 3 pushes not sent</p>") in html
     for p in PANELS:
         assert f"<h2>{p.title}</h2>" in html
     for stream in ("leadconduit.events", "getlandy.leads", "giosg.sidedata", "pirsch.visitor"):

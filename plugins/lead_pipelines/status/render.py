@@ -16,6 +16,7 @@ STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1rem 1.5rem; color: #1a202c; }
 h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.1rem; margin: 1.5rem 0 .25rem; }
+p.summary { font-weight: 600; margin: .25rem 0; }
 p.meta, p.description { color: #4a5568; margin: .25rem 0 .5rem; font-size: .9rem; }
 table { border-collapse: collapse; font-size: .85rem; }
 th, td { border-bottom: 1px solid #e2e8f0; padding: .3rem .6rem; text-align: left; vertical-align: top; }
@@ -38,9 +39,9 @@ def duration(seconds: float | None) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        return f"{sign}{days} d {hours} h"
+        return f"{sign}{days} d {hours} h" if hours else f"{sign}{days} d"
     if hours:
-        return f"{sign}{hours} h {minutes} min"
+        return f"{sign}{hours} h {minutes} min" if minutes else f"{sign}{hours} h"
     if minutes:
         return f"{sign}{minutes} min"
     return f"{sign}{secs} s"
@@ -101,6 +102,23 @@ def panel_html(result: PanelResult) -> str:
     return f"{head}<table><thead><tr>{headers}</tr></thead><tbody>{body}</tbody></table></section>"
 
 
+def _count(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def summary(results: list[PanelResult]) -> str:
+    """Return the page's first line: what needs a look, counted from the panels' rows (no query of its own)."""
+    rows = {result.panel.name: result.rows for result in results}
+    streams = rows.get("freshness", [])
+    late = sum(1 for row in streams if row.get("late"))
+    unresolved = sum(1 for row in rows.get("failures", []) if row.get("resolved") is False)
+    changes = len(rows.get("drift", []))
+    open_pushes = sum(row.get("pending", 0) + row.get("sending", 0) for row in rows.get("outbox", []))
+    parts = [f"{late} of {_count(len(streams), 'stream')} late", _count(unresolved, "unresolved failure"),
+             _count(changes, "schema change"), f"{_count(open_pushes, 'push', 'pushes')} not sent"]
+    return f'<p class="summary">{" · ".join(parts)}</p>'
+
+
 def page_html(results: list[PanelResult], now: datetime) -> str:
     """Return the whole page."""
     panels = "".join(panel_html(result) for result in results)
@@ -109,6 +127,7 @@ def page_html(results: list[PanelResult], now: datetime) -> str:
         "<title>Lead pipelines</title>"
         f"<style>{STYLE}</style></head><body>"
         "<h1>Lead pipelines</h1>"
+        f"{summary(results)}"
         f'<p class="meta">The warehouse\'s ops and mart schemas at {now.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC; '
         "times in UTC. Reload the page to refresh.</p>"
         f"{panels}</body></html>"
