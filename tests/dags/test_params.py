@@ -76,6 +76,17 @@ def test_an_invalid_range_fails_the_run_before_any_vendor_call(runner, clean_war
     assert clean_warehouse.runs() == []
 
 
+def test_check_params_passes_a_run_without_a_range_even_one_without_a_data_interval(runner):
+    # An asset-triggered unified_leads run has no data interval; without start/end it has nothing to check.
+    check = runner.dagbag.get_dag("unified_leads").get_task("check_params")
+    triggered = {"params": {"start": None, "end": None}, "dag_run": SimpleNamespace(run_type="asset_triggered"),
+                 "data_interval_start": None, "data_interval_end": None}
+    assert check.python_callable(**triggered) is None
+    asked = context("2024-06-01T05:00:00Z", "2024-06-01T07:00:00Z")
+    assert runner.dagbag.get_dag(HOURLY).get_task("check_params").python_callable(**asked) == {
+        "window_start": "2024-06-01T05:00:00+00:00", "window_end": "2024-06-01T07:00:00+00:00"}
+
+
 def test_a_range_on_a_scheduled_or_backfill_run_is_refused():
     for run_type in ("scheduled", "backfill", "asset_triggered"):
         with pytest.raises(InvalidRangeError, match=f"manual run only; this {run_type} run"):

@@ -54,16 +54,18 @@ def check_params_task(interval: timedelta):
     """
 
     @task(task_id="check_params", doc_md=CHECK_PARAMS_DOC)
-    def check_params(**context) -> dict[str, str]:
-        """Check the run's params and return the window it will land."""
+    def check_params(**context) -> dict[str, str] | None:
+        """Check the run's params; return the range it re-pulls, or None when it lands its own window."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from lead_pipelines.common.windows import InvalidRangeError, Window
+        from lead_pipelines.common.windows import InvalidRangeError, requested_range
 
         try:
-            window = Window.from_context(context, interval=interval)
+            window = requested_range(context, interval=interval)
         except InvalidRangeError as exc:
             raise AirflowFailException(f"Invalid params: {exc}") from None
+        if window is None:
+            return None
         return {"window_start": window.start.isoformat(), "window_end": window.end.isoformat()}
 
     return check_params()
@@ -73,8 +75,8 @@ CHECK_PARAMS_DOC = """\
 **Checks the run's params** before anything calls a vendor or the warehouse; reads nothing else.
 
 - **Window**: the run's data interval, or for a manual run given both `start` and `end`, exactly
-  `[start, end)` (a one-off re-pull). Returns the window the run lands (XCom `window_start`,
-  `window_end`); every later task reads the params the same way.
+  `[start, end)` (a one-off re-pull). Returns that range (XCom `window_start`, `window_end`), or
+  nothing when the run lands its own window; every later task reads the params the same way.
 - **Fails at once, without retrying** (the message shows in the task log) when only one of
   `start`/`end` is given, when `end` is not after `start`, when the range ends in the future, when it is longer than
   one re-pull may be (31 days of an hourly source, 366 of a daily one), when a bound is not on the

@@ -59,10 +59,8 @@ class Window:
         :param now: The time the range is judged at (default: now).
         :raises InvalidRangeError: The params ask for a range that cannot be re-pulled.
         """
-        requested = requested_range(context)
+        requested = requested_range(context, interval=interval, now=now)
         if requested is not None:
-            if interval is not None:
-                check_range(requested, interval, now or datetime.now(timezone.utc))
             return requested
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         if start is None or end is None:
@@ -73,12 +71,15 @@ class Window:
         return cls(_as_datetime(start), _as_datetime(end))
 
 
-def requested_range(context) -> Window | None:
+def requested_range(context, *, interval: timedelta | None = None, now: datetime | None = None) -> Window | None:
     """Return the ``[start, end)`` a manual run's params ask for, or None when they ask for nothing.
 
     :param context: A task context (``params``, ``dag_run``).
+    :param interval: The source's window length; given, the range is also checked by :func:`check_range`.
+    :param now: The time the range is judged at (default: now).
     :raises InvalidRangeError: Only one bound given, a bound that is not a date-time, an end not after
-        its start, or a range given to a run that is not manual.
+        its start, a range given to a run that is not manual, or (with ``interval``) what
+        :func:`check_range` refuses.
     """
     params = context.get("params") or {}
     start, end = params.get(PARAM_START), params.get(PARAM_END)
@@ -101,7 +102,10 @@ def requested_range(context) -> Window | None:
         raise InvalidRangeError(
             f"end {_iso(last)} is not after start {_iso(first)}: the range is [start, end), end excluded"
         )
-    return Window(first, last)
+    window = Window(first, last)
+    if interval is not None:
+        check_range(window, interval, now or datetime.now(timezone.utc))
+    return window
 
 
 def check_range(window: Window, interval: timedelta, now: datetime) -> None:
