@@ -5,6 +5,7 @@ Run by ``make ui-check`` (see ``conftest.py``); each page's screenshot lands in 
 
 from __future__ import annotations
 
+import re
 from datetime import timezone
 
 from playwright.sync_api import expect
@@ -76,6 +77,8 @@ def test_the_lead_pipelines_page_shows_its_panels_inside_airflow(page, airflow, 
 
     frame = page.frame_locator("iframe[title='Lead pipelines']")
     expect(frame.get_by_role("heading", name="Lead pipelines", exact=True)).to_be_visible()
+    streams = sum(len(source.streams) for source in SOURCES)
+    expect(frame.locator("p.summary")).to_contain_text(re.compile(rf"\d+ of {streams} streams late"))
     for title in PANEL_TITLES:
         expect(frame.get_by_role("heading", name=title, exact=True)).to_be_visible()
     newest = frame.locator("#freshness tr", has_text="leadconduit.events")
