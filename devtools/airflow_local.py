@@ -46,7 +46,8 @@ interpreter that also stores the connections (``leads_warehouse`` and every regi
 ``<vendor>_default``, pointing at the sandbox) and the pools (:mod:`lead_pipelines.pools`) in it,
 replacing earlier ones, so they show on the Connections and Pools pages; ``[core] test_connection``
 enabled, examples off, LocalExecutor with parallelism 4 (2 cores), the API on 127.0.0.1 with a
-matching ``[api] base_url``, the DAGs and plugins folders of this repository, and the venv's ``bin``
+matching ``[api] base_url``, the DAGs folder of this repository (plugins come from the installed
+package's entry point, not a plugins folder), and the venv's ``bin``
 first on ``PATH`` (``standalone`` starts its components as ``airflow`` from ``PATH``).
 """
 
@@ -64,7 +65,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.paths import DAGS, PLUGINS, ROOT, STATE
+from devtools.paths import DAGS, ROOT, STATE
 from devtools.warehouse import _alive
 
 HOME = STATE / "airflow"
@@ -131,7 +132,9 @@ def airflow_environ(home: Path, port: int, metadata_url: str, extra: dict[str, s
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
+        # Not the repository's plugins/: the package is installed and its plugin registered by entry
+        # point, and any .airflowignore there makes every task log pathspec's deprecation warning.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
