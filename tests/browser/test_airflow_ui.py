@@ -23,6 +23,7 @@ def test_the_dag_list_shows_every_dag(page, airflow, screenshot):
 
     page.goto(f"{airflow.url}/dags")
 
+    expect(page.get_by_role("heading", name=f"{len(DAG_IDS)} Dags", exact=True)).to_be_visible()
     for dag_id in DAG_IDS:
         expect(page.get_by_role("link", name=dag_id, exact=True).first).to_be_visible()
     screenshot(page, "01-dag-list")
