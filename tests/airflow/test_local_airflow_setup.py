@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools.airflow_local import AlreadyRunningError, LocalAirflow, _take_lock, airflow_environ, free_port
-from devtools.paths import DAGS, PLUGINS, ROOT
+from devtools.paths import DAGS, ROOT
 from lead_pipelines.pools import pools
 from lead_pipelines.registry import SOURCES
 
@@ -25,7 +25,8 @@ def test_environment_is_airflows_own_whatever_the_caller_set(tmp_path):
     assert (Path(env["PATH"].split(os.pathsep)[0]) / "airflow").exists()
     assert not any(k.startswith("AIRFLOW_CONN_") for k in env), "connections live in the metadata database"
     assert env["AIRFLOW_HOME"] == str(tmp_path)
-    assert (env["AIRFLOW__CORE__DAGS_FOLDER"], env["AIRFLOW__CORE__PLUGINS_FOLDER"]) == (str(DAGS), str(PLUGINS))
+    # Plugins come from the installed package's entry point; a scan of plugins/ would log pathspec's warning.
+    assert (env["AIRFLOW__CORE__DAGS_FOLDER"], env["AIRFLOW__CORE__PLUGINS_FOLDER"]) == (str(DAGS), str(tmp_path / "plugins"))
     assert env["AIRFLOW__CORE__TEST_CONNECTION"] == "Enabled"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert (env["AIRFLOW__CORE__EXECUTOR"], env["AIRFLOW__CORE__PARALLELISM"]) == ("LocalExecutor", "4")
