@@ -118,6 +118,10 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+#: Credentials with a known lifetime are renewed this long before they expire (at most a tenth of it).
+RENEW_MARGIN_SECONDS = 60.0
+
+
 class VendorHttpHook(HttpHook):
     """Talk to one vendor's REST API with a shared retry policy and clear errors.
 
@@ -131,6 +135,7 @@ class VendorHttpHook(HttpHook):
     :param conn_id: Airflow connection whose host (scheme included) is the API base URL.
     :param retry_policy: Overrides the default retry policy.
     :param sleep: Called to wait between attempts; tests pass a recorder.
+    :param clock: Monotonic seconds, for the expiry of renewable credentials (tests pass their own).
     """
 
     vendor_name = "Vendor"
@@ -145,11 +150,16 @@ class VendorHttpHook(HttpHook):
         *,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
         super().__init__(method="GET", http_conn_id=conn_id, **kwargs)
         self._retry_policy = retry_policy
         self._sleep = sleep
+        self._clock = clock
+        #: When the credentials in use expire (``clock`` seconds); None: unknown, renewed on 401 only.
+        self._expires_at: float | None = None
+        self._margin = RENEW_MARGIN_SECONDS
         self.stats = HttpStats()
         #: Hands out call slots under :meth:`rate_limit`; an operator sets a warehouse-backed one.
         self.pacer: Pacer = LocalPacer()
@@ -250,8 +260,24 @@ class VendorHttpHook(HttpHook):
         return False
 
     def credentials_expiring(self) -> bool:
-        """Tell whether the credentials in use expire before the next call could finish."""
-        return False
+        """Tell whether the credentials in use expire within the renewal margin (see :meth:`remember_lifetime`)."""
+        return self._expires_at is not None and self._clock() >= self._expires_at - self._margin
+
+    def remember_lifetime(self, seconds: float | None) -> None:
+        """Note how long the credentials just obtained live, so they are renewed before they expire.
+
+        :param seconds: Their lifetime; None (or not positive) when unknown: renewed on a 401 only.
+            Renewal comes ``RENEW_MARGIN_SECONDS`` early, at most a tenth of the lifetime.
+        """
+        if seconds is not None and seconds > 0:
+            self._margin = min(RENEW_MARGIN_SECONDS, seconds / 10)
+            self._expires_at = self._clock() + seconds
+        else:
+            self._expires_at = None
+
+    def renew_before_first_call(self) -> None:
+        """Have credentials obtained before the first call (there are none yet)."""
+        self._expires_at = float("-inf")
 
     def _renew(self, why: str) -> bool:
         with self._renew_lock:

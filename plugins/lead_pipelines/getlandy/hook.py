@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
 #: Leads are dated to the second; re-reading from one second before the last date seen keeps every lead
 #: that shares that second, whether the vendor's ``from`` includes its instant or not.
 OVERLAP = timedelta(seconds=1)
-#: Renew this long before a token's announced expiry (at most a tenth of its lifetime).
-RENEW_MARGIN_SECONDS = 60.0
 
 
 def timestamp(moment: datetime) -> str:
@@ -54,7 +51,6 @@ class GetLandyHook(VendorHttpHook):
     :param getlandy_conn_id: Connection whose host is the API base URL (e.g. ``https://api.getlandy.com``)
         and whose password is the access token; the extras ``token_url``, ``client_id``,
         ``client_secret`` and ``refresh_token`` let the hook renew an expired token.
-    :param clock: Monotonic seconds, for token expiry (tests pass their own).
     """
 
     conn_name_attr = "getlandy_conn_id"
@@ -65,16 +61,12 @@ class GetLandyHook(VendorHttpHook):
     default_headers = {"Accept": "application/json"}
     source = SOURCE
 
-    def __init__(self, getlandy_conn_id: str = default_conn_name, *, clock: Callable[[], float] = time.monotonic,
-                 **kwargs: Any) -> None:
+    def __init__(self, getlandy_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(getlandy_conn_id, **kwargs)
         self.getlandy_conn_id = getlandy_conn_id
-        self._clock = clock
         self._bearer: BearerAuth | None = None
         self._access_token: str | None = None
         self._refresh_token: str | None = None
-        self._expires_at: float | None = None
-        self._margin = RENEW_MARGIN_SECONDS
 
     def validate_connection(self, conn: Connection) -> None:
         """Raise :class:`VendorConfigError` unless there is an access token or a way to obtain one."""
@@ -86,7 +78,7 @@ class GetLandyHook(VendorHttpHook):
                 "and no refresh_token extra to obtain one"
             )
         if not conn.password:
-            self._expires_at = float("-inf")  # obtain a token before the first call
+            self.renew_before_first_call()
 
     def _extract_auth(self, connection: Connection) -> BearerAuth:
         self._bearer = BearerAuth(connection.password or "")
@@ -96,10 +88,6 @@ class GetLandyHook(VendorHttpHook):
         """Return the connection's secrets and the tokens obtained since."""
         return (self.connection.password, self.extra("client_secret"), self.extra("refresh_token"),
                 self._access_token, self._refresh_token)
-
-    def credentials_expiring(self) -> bool:
-        """Tell whether the token in use expires within the renewal margin (known once renewed)."""
-        return self._expires_at is not None and self._clock() >= self._expires_at - self._margin
 
     def renew_credentials(self) -> bool:
         """Obtain a new access token with the refresh grant at ``token_url``; False where not configured.
@@ -128,11 +116,8 @@ class GetLandyHook(VendorHttpHook):
             self._refresh_token = body["refresh_token"]
         self.redactor  # noqa: B018 - mask the new tokens before anything can log them
         lifetime = body.get("expires_in")
-        if isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool) and lifetime > 0:
-            self._margin = min(RENEW_MARGIN_SECONDS, lifetime / 10)
-            self._expires_at = self._clock() + lifetime
-        else:
-            self._expires_at = None
+        self.remember_lifetime(lifetime if isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool)
+                               else None)
         if self._bearer is not None:
             self._bearer.token = token
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,8 +32,6 @@ EVENT_LIST_PATH = f"{STATISTICS}/event/list"
 #: connection with another secret (a wrong one in "Test connection") never borrows it.
 #: Value: (token, expiry in epoch seconds).
 _TOKENS: dict[tuple[str, str, str], tuple[str, float | None]] = {}
-#: Renew this long before ``expires_at`` (mcp-pirsch does the same), at most a tenth of the lifetime.
-RENEW_MARGIN_SECONDS = 60.0
 
 
 def days_of(window: Window, zone: ZoneInfo, trailing_days: int) -> list[date]:
@@ -104,7 +102,6 @@ class PirschHook(VendorHttpHook):
     :param pirsch_conn_id: Connection whose host is the API base URL (``https://api.pirsch.io``), whose
         login is the client id and password the client secret; extras ``domain_id`` (or ``hostname``),
         ``time_zone`` and ``trailing_days``.
-    :param clock: Monotonic seconds, for token expiry (tests pass their own).
     """
 
     conn_name_attr = "pirsch_conn_id"
@@ -115,15 +112,12 @@ class PirschHook(VendorHttpHook):
     default_headers = {"Accept": "application/json"}
     source = SOURCE
 
-    def __init__(self, pirsch_conn_id: str = default_conn_name, *, clock: Callable[[], float] = time.monotonic,
-                 **kwargs: Any) -> None:
+    def __init__(self, pirsch_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(pirsch_conn_id, **kwargs)
         self.pirsch_conn_id = pirsch_conn_id
-        self._clock = clock
         self._bearer = BearerAuth()
         self._access_token: str | None = None
-        self._expires_at: float | None = float("-inf")  # obtain a token before the first call
-        self._margin = RENEW_MARGIN_SECONDS
+        self.renew_before_first_call()
         self._domain: dict[str, Any] | None = None
         self._reused = False
 
@@ -147,7 +141,7 @@ class PirschHook(VendorHttpHook):
         if not self._reused:
             self._reused = True
             self._reuse_token()
-        return self._expires_at is not None and self._clock() >= self._expires_at - self._margin
+        return super().credentials_expiring()
 
     def _token_key(self) -> tuple[str, str, str]:
         conn = self.connection
@@ -182,11 +176,7 @@ class PirschHook(VendorHttpHook):
         self.redactor  # noqa: B018 - mask the new token before anything can log it
         self._bearer.token = token
         lifetime = _seconds_until(body.get("expires_at"))
-        if lifetime is not None and lifetime > 0:
-            self._margin = min(RENEW_MARGIN_SECONDS, lifetime / 10)
-            self._expires_at = self._clock() + lifetime
-        else:
-            self._expires_at = None  # unknown lifetime: renew on 401 only
+        self.remember_lifetime(lifetime)
         _TOKENS[self._token_key()] = (token, None if self._expires_at is None else time.time() + lifetime)
         self._reused = True
         return True
