@@ -11,6 +11,7 @@ from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronDataIntervalTimetab
 from lead_pipelines.common.factory import check_params_task, migrate_task, range_params, raw_asset
 from lead_pipelines.common.settings import ASSET_HOST, WAREHOUSE_CONN_ID
 from lead_pipelines.common.sqlfiles import sql_dir
+from lead_pipelines.registry import SOURCES
 
 if TYPE_CHECKING:
     from lead_pipelines.common.windows import Window
@@ -34,12 +35,6 @@ COUNT_COLUMNS = ("touchpoints", "new_leads", "multi_source_leads", "outcome_succ
 def mart_asset(table: str) -> Asset:
     """Return the Asset of a mart table."""
     return Asset(uri=f"postgres://{ASSET_HOST}/mart/{table}", name=f"mart.{table}", group="mart")
-
-
-def _source(vendor: str):
-    from importlib import import_module
-
-    return import_module(f"lead_pipelines.{vendor}.settings").SOURCE
 
 
 def run_window(context: dict[str, Any]) -> Window:
@@ -79,7 +74,8 @@ def build_unified_leads_dag(*, doc_md: str | None, warehouse_conn_id: str = WARE
     :param doc_md: Markdown for the DAG's page (the DAG file's ``__doc__``).
     :param warehouse_conn_id: Postgres connection of the warehouse.
     """
-    triggers = [raw_asset(_source(v), s) for v, s in TRIGGERING_STREAMS]
+    sources = {source.vendor: source for source in SOURCES}
+    triggers = [raw_asset(sources[v], s) for v, s in TRIGGERING_STREAMS]
     condition = triggers[0]
     for asset in triggers[1:]:
         condition = condition | asset
