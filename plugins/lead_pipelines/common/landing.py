@@ -38,6 +38,11 @@ DEFAULT_MAX_PAGES = 10_000
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def copy_text(value: str | None) -> str:
+    """Return a value as a field of COPY's text format (``\\N`` for NULL)."""
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a landing goes and how its errors name it.

@@ -103,18 +103,13 @@ class BuildSummary:
                 f"{self.unified_leads_touched} unified leads rebuilt, {len(self.touched_hours)} hours touched")
 
 
-def _copy_escape(value: str | None) -> str:
-    if value is None:
-        return "\\N"
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def _stage_identities(conn: psycopg.Connection, source: IdentitySource, lo: int, hi: int,
                       fold_provider_aliases: bool) -> tuple[int, int]:
     """Stream one identity source's new rows through the normalizers into ``link_stage``.
 
     :return: (rows read, rows staged with a key).
     """
+    from lead_pipelines.common.landing import copy_text
     from lead_pipelines.identity import normalize_email, normalize_phone
 
     read = keyed = 0
@@ -127,8 +122,8 @@ def _stage_identities(conn: psycopg.Connection, source: IdentitySource, lo: int,
                 email = normalize_email(email_raw, fold_provider_aliases=fold_provider_aliases)
                 phone = normalize_phone(phone_raw, region or "US")
                 keyed += email is not None or phone is not None
-                lines.append("\t".join((source.source, source.stream, _copy_escape(record_id), occurred_at.isoformat(),
-                                        _copy_escape(email), _copy_escape(phone))))
+                lines.append("\t".join((source.source, source.stream, copy_text(record_id), occurred_at.isoformat(),
+                                        copy_text(email), copy_text(phone))))
             read += len(batch)
             with conn.cursor().copy(statement("copy_link_stage")) as copy:
                 copy.write("\n".join(lines) + "\n")
