@@ -11,14 +11,14 @@ SYNCED := $(VENV)/.synced
 # folder pins it in a package-lock.json that `npm ci` installs with the machine's Node.js.
 NODE_CHECKS := $(patsubst %/package-lock.json,%/node_modules/.installed,$(wildcard sandbox/vendors/*/sdk_check/package-lock.json))
 
-.PHONY: install demo test bench bench-smoke bench-parse migrate reliability clean ui-check airflow airflow-check
+.PHONY: install demo test bench bench-smoke bench-parse migrate reliability clean ui-check airflow airflow-check distributed-check
 
 $(UV):
 	$(PYTHON) -m venv $(STATE)/tools
 	$(STATE)/tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --extra dev
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --extra dev --extra celery
 	touch $@
 
 %/node_modules/.installed: %/package-lock.json
@@ -52,6 +52,13 @@ airflow: $(SYNCED)  ## a real Airflow 3 (standalone) on the embedded warehouse a
 
 airflow-check: $(SYNCED)  ## tests/airflow: a real Airflow through its REST API (DAGs, connection forms, Test connection, pools, assets, a backfill)
 	$(PY) -m pytest tests/airflow $(PYTEST_ARGS)
+
+# Redis for the Celery broker: the one at 127.0.0.1:6379 when it answers, else Debian's redis-server, started
+# by the check itself (installed here only when neither exists).
+distributed-check: $(SYNCED)  ## the docker-compose topology natively: CeleryExecutor, two workers, every DAG for a window, checked
+	@if ! command -v redis-server >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+		apt-get update -qq && apt-get install -y --no-install-recommends redis-server; fi
+	$(PY) -m devtools.distributed $(DISTRIBUTED_ARGS)
 
 # The browser check needs Debian's Chromium (Playwright drives it; no browser build is downloaded).
 CHROMIUM := /usr/bin/chromium

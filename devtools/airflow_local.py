@@ -220,9 +220,9 @@ class LocalAirflow:
 
             self.connections = {"leads_warehouse": warehouse_conn,
                                 **sandbox_connections(self.sandbox.url, timeout=30, max_attempts=5)}
-            env = airflow_environ(self.home, self.port, sqlalchemy_url(self.server, self.metadata_db), self.extra_env)
+            env = self._environ()
             self._setup_metadata(env)
-            self._start_standalone(env)
+            self._start_airflow(env)
             self.login = self._wait_until_healthy()
         except BaseException:
             self.stop()
@@ -347,13 +347,27 @@ class LocalAirflow:
         if done.returncode != 0:
             raise RuntimeError(f"migrating Airflow's metadata failed:\n{(done.stdout + done.stderr)[-4000:]}")
 
-    def _start_standalone(self, env: dict[str, str]) -> None:
+    def _environ(self) -> dict[str, str]:
+        """Return the environment of every Airflow process (a subclass adds its executor's settings)."""
+        return airflow_environ(self.home, self.port, sqlalchemy_url(self.server, self.metadata_db), self.extra_env)
+
+    def _start_airflow(self, env: dict[str, str]) -> None:
+        """Start ``airflow standalone`` in a session of its own (a subclass starts other components)."""
         log = self._stack.enter_context(open(self.log_path, "ab"))  # noqa: SIM115
         self.process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env,
                                         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
         self._stack.callback(stop_session, self.process)
         _update_lock(self.lock_path, session=self.process.pid)
+
+    #: The components /api/v2/monitor/health must report healthy.
+    components = COMPONENTS
+
+    def _exited(self) -> str | None:
+        """Return why Airflow cannot come up any more (a process it needs exited), else None."""
+        if self.process.poll() is not None:
+            return f"airflow standalone exited with {self.process.returncode}:\n{self._log_tail()}"
+        return None
 
     def _wait_until_healthy(self) -> Login:
         """Wait for every component's heartbeat and the admin's password; return the login."""
@@ -362,11 +376,11 @@ class LocalAirflow:
         deadline = time.monotonic() + self.startup_timeout
         password_file = self.home / PASSWORDS_NAME
         while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited with {self.process.returncode}:\n{self._log_tail()}")
+            if (exited := self._exited()) is not None:
+                raise RuntimeError(exited)
             with contextlib.suppress(requests.RequestException, ValueError):
                 health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
-                healthy = all((health.get(c) or {}).get("status") == "healthy" for c in COMPONENTS)
+                healthy = all((health.get(c) or {}).get("status") == "healthy" for c in self.components)
                 if healthy and password_file.exists():
                     return Login(self.url, USER, json.loads(password_file.read_text())[USER], password_file)
             if time.monotonic() > deadline:
@@ -469,16 +483,17 @@ def _update_lock(path: Path, **pids: int) -> None:
 
 
 def _clear_leftovers(holder: dict) -> None:
-    """Stop what a killed owner left: its standalone session and its sandbox (checked by command line)."""
+    """Stop what a killed owner left: its Airflow sessions, its sandbox and Redis (checked by command line)."""
     import psutil
 
-    if holder.get("session"):
-        kill_session(holder["session"])
-    sandbox = holder.get("sandbox")
-    with contextlib.suppress(psutil.Error, TypeError, ValueError):
-        proc = psutil.Process(sandbox)
-        if "sandbox" in proc.cmdline():
-            proc.kill()
+    for sid in [holder.get("session"), *holder.get("sessions", [])]:
+        if sid:
+            kill_session(sid)
+    for key, word in (("sandbox", "sandbox"), ("redis", "redis-server")):
+        with contextlib.suppress(psutil.Error, TypeError, ValueError):
+            proc = psutil.Process(holder.get(key))
+            if any(word in part for part in proc.cmdline()):
+                proc.kill()
 
 
 def _check_port(port: int) -> None:

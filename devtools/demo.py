@@ -174,6 +174,16 @@ def _run(sandbox, began: float) -> int:
     return 0 if ok else 1
 
 
+def pirsch_pushes(sandbox, outbox) -> tuple[list[str], list[str]]:
+    """Return the push keys the Pirsch simulator received and those ``ops.push_outbox`` marks sent, sorted.
+
+    :param outbox: ``ops.push_outbox`` rows that start with ``(push_key, state)``.
+    """
+    writes = sandbox.client._call("GET", "/pirsch/writes")["writes"]
+    received = sorted(w["body"]["event_meta"]["lp_key"] for w in writes if w["endpoint"].startswith("event"))
+    return received, sorted(row[0] for row in outbox if row[1] == "sent")
+
+
 def _downstream_summary(sandbox, rerun_state: str) -> bool:
     """Print the join, the pushes and the reconciliation; return whether they hold."""
     from collections import defaultdict
@@ -212,9 +222,7 @@ def _downstream_summary(sandbox, rerun_state: str) -> bool:
     print(f"identity join against the sandbox's record of who is who: {len(ids_of)} planted people, "
           f"{sum(1 for k in people if k in links)} of their {len(people)} records linked: "
           f"{'MATCH' if joined else 'MISMATCH'} (no one split, no two merged)")
-    writes = sandbox.client._call("GET", "/pirsch/writes")["writes"]
-    received = sorted(w["body"]["event_meta"]["lp_key"] for w in writes if w["endpoint"].startswith("event"))
-    sent = sorted(k for k, state, _ in outbox if state == "sent")
+    received, sent = pirsch_pushes(sandbox, outbox)
     pushed = received == sent and len(set(received)) == len(received)
     print(f"pushed to Pirsch (/api/v1/event/batch): {len(received)} events, "
           + ", ".join(f"{n} {grain} {kind}s" for grain, kind, n in grains)

@@ -83,3 +83,28 @@ def test_the_warehouse_and_the_metadata_database_are_distinct(compose):
     assert '"host": "warehouse"' in warehouse
     assert services["metadata-db"]["volumes"] != services["warehouse"]["volumes"]
     assert services["metadata-db"]["environment"]["POSTGRES_DB"] != services["warehouse"]["environment"]["POSTGRES_DB"]
+
+
+def test_compose_sets_what_the_native_check_runs_on(compose):
+    """make distributed-check proves the topology with the settings every compose container has."""
+    from devtools.distributed import DEPLOYMENT_SETTINGS
+
+    env = compose["x-airflow-common"]["environment"]
+    assert set(DEPLOYMENT_SETTINGS) <= set(env), set(DEPLOYMENT_SETTINGS) - set(env)
+    for shared in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY"):
+        name = re.fullmatch(r"\$\{([A-Z_]+)\}", env[shared]).group(1)
+        assert re.search(rf"^{name}=", (ROOT / ".env.example").read_text(), re.MULTILINE), name
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://") and "@metadata-db/" in env[
+        "AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert compose["x-airflow-common"]["volumes"] == ["airflow-logs:/opt/airflow/logs"]
+
+
+def test_the_helm_values_install_the_package_image_and_take_connections_from_a_secret():
+    values = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text())
+    version = locked_airflow()
+    assert values["executor"] == "CeleryExecutor"
+    assert values["airflowVersion"] == version and values["images"]["airflow"]["tag"] == version
+    env_from = yaml.safe_load(values["extraEnvFrom"])
+    assert env_from == [{"secretRef": {"name": "lead-pipelines-connections"}}]
+    assert values["workers"]["replicas"] >= 2
+    assert "AIRFLOW_CONN_" not in yaml.safe_dump(values), "connections come from the secret only"
