@@ -181,6 +181,7 @@ class CeleryAirflow(LocalAirflow):
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         })
+        assert set(DEPLOYMENT_SETTINGS) <= set(env), set(DEPLOYMENT_SETTINGS) - set(env)
         return env
 
     def _start_broker(self) -> str:
@@ -299,7 +300,11 @@ class CeleryAirflow(LocalAirflow):
         while True:
             for dag_id, run_id in runs.items():
                 if states.get(dag_id) not in ("success", "failed"):
-                    states[dag_id] = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+                    response = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+                    if response.status_code != 200:
+                        raise RuntimeError(f"reading {dag_id} run {run_id} failed: {response.status_code} "
+                                           f"{response.text[:500]}")
+                    states[dag_id] = response.json()["state"]
             if all(s in ("success", "failed") for s in states.values()):
                 return states
             if (exited := self._exited()) is not None:
@@ -378,8 +383,11 @@ def _downstream_checks(airflow: CeleryAirflow) -> list[tuple[str, bool]]:
 def _run_stage(airflow: CeleryAirflow, windows: dict) -> tuple[dict[str, str], dict[str, str]]:
     """Trigger each DAG for its window (dag id -> (start, end)) at once, wait; return run ids and states."""
     print(f"distributed-check: triggering {', '.join(windows)}", flush=True)
+    began = time.monotonic()
     runs = {dag_id: airflow.trigger(dag_id, *window) for dag_id, window in windows.items()}
-    return runs, airflow.wait_for_runs(runs)
+    states = airflow.wait_for_runs(runs)
+    print(f"distributed-check: {len(runs)} runs ended in {time.monotonic() - began:.0f} s", flush=True)
+    return runs, states
 
 
 def run_check(airflow: CeleryAirflow) -> bool:
