@@ -32,7 +32,8 @@ The same, from Python (the tests and the browser test use it)::
   it started.
 - ``api(method, path, **kwargs)``: ``requests`` call on the API server with a JWT from
   ``POST /auth/token`` (renewed once on a 401). ``wait_for_dags(dag_ids)``: until the DAG processor
-  has parsed them. ``warehouse_query(sql, params)``: rows from the warehouse, as the superuser.
+  has parsed them. ``warehouse_query(sql, params)``, ``metadata_query(sql, params)``: rows from the
+  warehouse or from Airflow's metadata database, as the superuser.
 - ``stop()``: stops every process of the ``airflow standalone`` session (its components, executor
   workers and task processes, which sit in process groups of their own), the sandbox, the embedded
   PostgreSQL if it started it, and releases the lock. Safe to call twice.
@@ -293,12 +294,18 @@ class LocalAirflow:
 
         :raises RuntimeError: The instance uses another warehouse (``warehouse_conn``).
         """
-        import psycopg
-
         if self.warehouse_conn:
             raise RuntimeError("warehouse_query reads warehouse_db; this instance uses warehouse_conn")
+        return self._query(self.warehouse_db, sql, params)
 
-        with psycopg.connect(self.server.conninfo(self.warehouse_db)) as conn:
+    def metadata_query(self, sql: str, params=None) -> list[tuple]:
+        """Run a read on Airflow's metadata database (``metadata_db``), as the superuser; return all rows."""
+        return self._query(self.metadata_db, sql, params)
+
+    def _query(self, dbname: str, sql: str, params=None) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.server.conninfo(dbname)) as conn:
             return conn.execute(sql, params).fetchall()
 
     def _start_warehouse(self) -> str:

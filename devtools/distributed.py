@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import secrets
 import shutil
 import socket
@@ -65,8 +66,6 @@ LOCAL_REDIS = ("127.0.0.1", 6379)
 
 def hostname() -> str:
     """``[core] hostname_callable`` of the check: the worker's own name, else this machine's FQDN."""
-    import os
-
     return os.environ.get(HOSTNAME_ENV) or socket.getfqdn()
 
 
@@ -199,7 +198,7 @@ class CeleryAirflow(LocalAirflow):
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                  "--appendonly", "no"], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        self._stack.callback(_terminate, proc)
+        self._stack.callback(stop_session, proc)
         _update_lock(self.lock_path, redis=proc.pid)
         deadline = time.monotonic() + 30
         while not redis_answers("127.0.0.1", port):
@@ -276,13 +275,6 @@ class CeleryAirflow(LocalAirflow):
         finally:
             app.close()
 
-    def metadata_query(self, sql: str, params=None) -> list[tuple]:
-        """Run a read on Airflow's metadata database and return all rows."""
-        import psycopg
-
-        with psycopg.connect(self.server.conninfo(self.metadata_db)) as conn:
-            return conn.execute(sql, params).fetchall()
-
     def trigger(self, dag_id: str, start: datetime, end: datetime) -> str:
         """Trigger ``dag_id`` for the window ``[start, end)`` (its data interval); return the run id."""
         run_id = f"distributed_check__{start:%Y-%m-%dT%H:%M}"
@@ -323,20 +315,11 @@ class CeleryAirflow(LocalAirflow):
 
     def task_log_tail(self, record: TaskRecord, run_id: str, chars: int = 3000) -> str:
         """Return the end of ``record``'s latest task log (local files: the workers share this machine)."""
-        folder = self.home / "logs" / f"dag_id={record.dag_id}" / f"run_id={run_id}" / f"task_id={record.task_id}"
+        folder = self.logs / f"dag_id={record.dag_id}" / f"run_id={run_id}" / f"task_id={record.task_id}"
         if record.map_index >= 0:
             folder = folder / f"map_index={record.map_index}"
         attempts = sorted(folder.glob("attempt=*.log"))
         return attempts[-1].read_text(errors="replace")[-chars:] if attempts else f"(no log under {folder})"
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def window_of(interval: timedelta, instant: datetime = WINDOW_START) -> tuple[datetime, datetime]:
